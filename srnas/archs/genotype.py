@@ -1,0 +1,165 @@
+"""The genotype file format: a searched (or hand-designed) network described by data alone.
+
+JSON, versioned (``"format": "srnas-genotype", "version": 1``)::
+
+    {
+      "format": "srnas-genotype", "version": 1,
+      "space": "dlsr",                  # "imdn" or "dlsr"
+      "scale": 2,                       # scale it was searched/released at (a genotype builds at any scale)
+      "num_feat": 48,                   # channel width C
+      "num_block": 6,                   # IMD blocks (imdn) or cells (dlsr)
+      "ops": ["conv_1x1", "sep_conv_7x7", "sep_conv_5x5"],   # one op per searchable position, shared by all
+                                        # blocks; or a list of num_block such lists (per-block genotype)
+      "connections": [[1, 2], [2, 3], [2, 4], [4, 5]],        # dlsr only: inputs of cells 3..num_block
+      "primitives": [...],              # optional: candidate list in alpha column order
+      "info": {...}                     # optional: free-form provenance (method, alphas, search time)
+    }
+
+DLSR network level (brief §1.3-1.4): cells 1 and 2 take the stem and cell 1; cell i >= 3 takes the cells listed in
+``connections[i - 3]`` (1-based cell indices, each < i). The **order** of a list is the order of the concatenation,
+which fixes the weights of the 1x1 fusion conv after it, so ``[2, 1]`` and ``[1, 2]`` are different networks. A list
+of one cell feeds that cell directly (no fusion conv); ``"connections": null`` means a plain chain (RFDN).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from srnas.archs.ops import DLSR_PRIMITIVES, EXTRA_PRIMITIVES, IMDN_PRIMITIVES
+from srnas.errors import SrnasError
+
+FORMAT = "srnas-genotype"
+VERSION = 1
+SPACE_OPS = {"imdn": IMDN_PRIMITIVES, "dlsr": DLSR_PRIMITIVES + EXTRA_PRIMITIVES}
+POSITIONS = {"imdn": 4, "dlsr": 3}  # searchable positions per block / cell
+_KEYS = {"format", "version", "space", "scale", "num_feat", "num_block", "ops", "connections", "primitives", "info"}
+
+
+@dataclass(frozen=True)
+class Genotype:
+    """A network of one of the search spaces. ``ops`` holds one tuple of op names per block (expanded form)."""
+
+    space: str
+    ops: tuple[tuple[str, ...], ...]
+    num_feat: int
+    num_block: int
+    connections: Optional[tuple[tuple[int, ...], ...]] = None
+    scale: Optional[int] = None
+    primitives: Optional[tuple[str, ...]] = None
+    info: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @classmethod
+    def make(cls, space: str, ops: Sequence[Any], num_feat: int, num_block: int,
+             connections: Optional[Sequence[Sequence[int]]] = None, **kw: Any) -> "Genotype":
+        """Build from a shared op list (one name per position) or a per-block list of lists."""
+        if ops and all(isinstance(o, str) for o in ops):
+            rows = tuple(tuple(ops) for _ in range(num_block))
+        else:
+            rows = tuple(tuple(r) for r in ops)
+        conns = None if connections is None else tuple(tuple(int(i) for i in c) for c in connections)
+        prims = kw.pop("primitives", None)
+        return cls(space=space, ops=rows, num_feat=int(num_feat), num_block=int(num_block), connections=conns,
+                   primitives=None if prims is None else tuple(prims), **kw)
+
+    @property
+    def shared(self) -> bool:
+        return all(r == self.ops[0] for r in self.ops)
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"format": FORMAT, "version": VERSION, "space": self.space, "scale": self.scale,
+                             "num_feat": self.num_feat, "num_block": self.num_block,
+                             "ops": list(self.ops[0]) if self.shared else [list(r) for r in self.ops]}
+        if self.space == "dlsr":
+            d["connections"] = None if self.connections is None else [list(c) for c in self.connections]
+        if self.primitives is not None:
+            d["primitives"] = list(self.primitives)
+        if self.info:
+            d["info"] = self.info
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def save(self, path: str | Path) -> None:
+        from srnas.utils.files import atomic_write_text
+        atomic_write_text(path, self.to_json() + "\n")
+
+    @classmethod
+    def from_dict(cls, d: Any, source: str = "genotype") -> "Genotype":
+        if not isinstance(d, dict):
+            raise SrnasError(f"{source}: a genotype must be a JSON object")
+        if d.get("format", FORMAT) != FORMAT:
+            raise SrnasError(f"{source}: format must be {FORMAT!r}, got {d.get('format')!r}")
+        if d.get("version", VERSION) != VERSION:
+            raise SrnasError(f"{source}: unsupported genotype version {d.get('version')!r} (this srnas reads {VERSION})")
+        unknown = set(d) - _KEYS
+        if unknown:
+            raise SrnasError(f"{source}: unknown genotype key(s) {', '.join(sorted(unknown))}")
+        for key in ("space", "ops", "num_feat", "num_block"):
+            if key not in d:
+                raise SrnasError(f"{source}: missing key {key!r}")
+        try:
+            return cls.make(d["space"], d["ops"], d["num_feat"], d["num_block"], d.get("connections"),
+                            scale=d.get("scale"), primitives=d.get("primitives"), info=d.get("info") or {})
+        except SrnasError as e:
+            raise SrnasError(f"{source}: {e}") from None
+        except (TypeError, ValueError) as e:
+            raise SrnasError(f"{source}: malformed genotype ({e})") from None
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "genotype") -> "Genotype":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SrnasError(f"{source}: not valid JSON ({e.msg}, line {e.lineno})") from None
+        return cls.from_dict(d, source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Genotype":
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise SrnasError(f"{p}: cannot read genotype file ({e.__class__.__name__})") from None
+        return cls.from_json(text, str(p))
+
+
+def validate(g: Genotype) -> None:
+    """Raise SrnasError (without the file name; callers prefix it) when ``g`` cannot describe a network."""
+    if g.space not in SPACE_OPS:
+        raise SrnasError(f"space must be one of {sorted(SPACE_OPS)}, got {g.space!r}")
+    # IMDN splits C into C/4 distilled channels; DLSR only needs C/2 and C/4 >= 1 (its tiny model has C = 18)
+    if not isinstance(g.num_feat, int) or g.num_feat < 4 or (g.space == "imdn" and g.num_feat % 4):
+        what = "a multiple of 4" if g.space == "imdn" else "an integer"
+        raise SrnasError(f"num_feat must be {what} >= 4 for the {g.space} space, got {g.num_feat!r}")
+    if g.num_block < 1:
+        raise SrnasError(f"num_block must be >= 1, got {g.num_block}")
+    if g.scale is not None and (not isinstance(g.scale, int) or g.scale < 1):
+        raise SrnasError(f"scale must be a positive integer, got {g.scale!r}")
+    if len(g.ops) != g.num_block:
+        raise SrnasError(f"ops lists {len(g.ops)} blocks, num_block is {g.num_block}")
+    allowed = SPACE_OPS[g.space]
+    for b, row in enumerate(g.ops):
+        if len(row) != POSITIONS[g.space]:
+            raise SrnasError(f"ops of block {b + 1} has {len(row)} entries; the {g.space} space has "
+                             f"{POSITIONS[g.space]} positions")
+        for name in row:
+            if name not in allowed:
+                raise SrnasError(f"unknown op {name!r} for the {g.space} space; valid: {', '.join(allowed)}")
+    if g.space == "imdn":
+        if g.connections is not None:
+            raise SrnasError("connections apply to the dlsr space only")
+        return
+    if g.connections is None:
+        return
+    if len(g.connections) != max(g.num_block - 2, 0):
+        raise SrnasError(f"connections must list the inputs of cells 3..{g.num_block} "
+                         f"({max(g.num_block - 2, 0)} lists), got {len(g.connections)}")
+    for i, conn in enumerate(g.connections, start=3):
+        if not conn or any(not (1 <= c < i) for c in conn) or len(set(conn)) != len(conn):
+            raise SrnasError(f"connections of cell {i} must be distinct earlier cells in 1..{i - 1}, got {list(conn)}")

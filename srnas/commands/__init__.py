@@ -1,0 +1,61 @@
+"""CLI subcommands: one module each, with ``register(subparsers)`` adding its parser and setting ``func``.
+
+Argument wiring only: each ``func`` calls one library function and prints where the results went.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Callable, Optional
+
+from srnas.errors import SrnasError
+
+# modules listed here are imported by srnas.cli; order = order in `srnas --help`
+MODULES = ("search", "train", "bench", "profile", "export", "infer", "pipeline", "report", "sample", "study", "data",
+           "options")
+
+
+def hw(text: str) -> tuple[int, int]:
+    """``HxW`` argument type (e.g. ``360x640``)."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+        if h < 1 or w < 1:
+            raise ValueError
+        return h, w
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW such as 360x640, got {text!r}") from None
+
+
+def write_json(path: str | Path, data: object) -> None:
+    from srnas.utils.files import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def progress_factory(enabled: bool, unit: str = "img") -> Optional[Callable]:
+    """A ``tqdm`` factory (or None) for library functions that take ``progress_factory``."""
+    if not enabled:
+        return None
+    from functools import partial
+
+    from tqdm import tqdm
+
+    return partial(tqdm, unit=unit, leave=False, dynamic_ncols=True)
+
+
+def model_args(sp: argparse.ArgumentParser, weights_required: bool) -> None:
+    """``--arch --scale --weights --genotype``: what :func:`model_from_args` needs."""
+    sp.add_argument("--arch", help="imdn | dlsr (optional with --genotype)")
+    sp.add_argument("--scale", type=int, default=2, choices=[2, 3, 4], help="SR factor (default 2)")
+    sp.add_argument("--weights", required=weights_required,
+                    help="weights: an official checkpoint, a state_dict, or an srnas model/training checkpoint")
+    sp.add_argument("--genotype", help="genotype JSON (options/genotypes/*.json or a search's genotype.json)")
+
+
+def model_from_args(args: argparse.Namespace):
+    from srnas.archs import create_model
+
+    if args.arch is None and args.genotype is None:
+        raise SrnasError("--arch or --genotype is required")
+    return create_model(args.arch, scale=args.scale, weights=args.weights, genotype=args.genotype)

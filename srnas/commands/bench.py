@@ -1,0 +1,37 @@
+"""``srnas bench``: PSNR/SSIM on the benchmark sets."""
+from __future__ import annotations
+
+import argparse
+
+from srnas.commands import model_args, model_from_args, progress_factory, write_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    sp = sub.add_parser("bench", help="PSNR/SSIM (Y, border = scale) on benchmark sets")
+    model_args(sp, weights_required=True)
+    sp.add_argument("--datasets", nargs="+", default=["Set5", "Set14", "B100", "Urban100"])
+    sp.add_argument("--data-root", help="folder of <set>/HR and <set>/LR_bicubic (default: datasets/benchmark)")
+    sp.add_argument("--json", help="write {set: {psnr, ssim, images}} here")
+    sp.add_argument("--save-images", help="write SR images under this folder")
+    sp.add_argument("--no-ssim", action="store_true", help="PSNR only (faster)")
+    sp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    sp.add_argument("--no-progress", action="store_true")
+    sp.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from srnas.eval.bench import bench, markdown_table
+    from srnas.runtime import select_device
+
+    device = select_device(args.device)
+    model = model_from_args(args).to(device).eval()
+    with torch.inference_mode():
+        results = bench(model, args.scale, args.datasets, args.data_root, device, ssim=not args.no_ssim,
+                        save_images=args.save_images, progress_factory=progress_factory(not args.no_progress))
+    print(markdown_table(results))
+    if args.json:
+        write_json(args.json, results)
+        print(f"results written to {args.json}")
+    return 0

@@ -1,0 +1,2 @@
+"""Option files: YAML -> frozen, validated dataclasses (see ``schema.py`` for the loader and ``search.py`` /
+``train.py`` for the sections)."""

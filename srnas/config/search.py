@@ -1,0 +1,148 @@
+"""The search option file (``srnas search -opt``). Sections and defaults follow the method notes (§1.7, §5.3-5.4)."""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from srnas.config.common import Device, HRFolder, Logger, Optim, Paths, Scheduler, ValSet
+from srnas.config.schema import apply_overrides, bounded, build, read_yaml
+from srnas.errors import SrnasError
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpaceOpt:
+    """``network_g``: the supernet (a registered search space and its constructor arguments)."""
+
+    type: Literal["imdn", "dlsr"] = bounded(doc="search space")
+    num_feat: Optional[int] = bounded(None, ge=4, doc="channels; null: the space's default (imdn 64, dlsr 48)")
+    num_block: Optional[int] = bounded(None, ge=1, doc="IMD blocks / cells; null: 6")
+    primitives: Optional[tuple[str, ...]] = bounded(None, doc="candidates (alpha columns); null: the space's list")
+    partial_k: int = bounded(1, ge=1, doc="SAC partial channels: ops see C/K channels (1 = full DARTS mixed op)")
+    per_block_alphas: bool = bounded(False, doc="one alpha per block instead of one shared by all blocks")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchData:
+    train: HRFolder = bounded(doc="weight split (w step)")
+    arch: HRFolder = bounded(doc="architecture split (alpha step)")
+    val: Optional[ValSet] = bounded(None, doc="benchmark validation of the supernet")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlphaInit:
+    mode: Literal["random", "zeros", "negative", "biased"] = "random"
+    std: float = bounded(1e-3, ge=0, doc="random part: std * randn (DARTS 1e-3)")
+    offset: float = bounded(0.0, doc="negative mode: alpha = offset + std * randn")
+    bias_op: Optional[str] = bounded(None, doc="biased mode: the op that gets +bias (e.g. skip_connect)")
+    bias: float = bounded(0.1, doc="biased mode: added to bias_op's column")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Loss:
+    hfen_weight: float = bounded(0.0, ge=0, doc="DLSR adds 0.2 * HFEN to L1; 0 = plain L1 (SA-DARTS)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sdarts:
+    mode: Literal["rs", "adv"] = "rs"
+    eps_min: float = bounded(0.03, ge=0)
+    eps_max: float = bounded(0.3, ge=0)
+    steps: int = bounded(7, ge=1, doc="adv: PGD steps")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LambdaDarts:
+    weight: float = bounded(0.125, ge=0, doc="lambda, ramped lambda * epoch / (E - 1)")
+    eps0: float = bounded(1e-4, gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hessian:
+    every_epochs: int = bounded(2, ge=1, doc="dominant eigenvalue of d2 L_val / d alpha2 every N epochs")
+    early_stop: bool = bounded(False, doc="DARTS-ES: stop on an eigenvalue jump, derive from the earlier alpha")
+    window: int = bounded(5, ge=1)
+    factor: float = bounded(1.3, gt=1)
+    delta: int = bounded(4, ge=1)
+    start_epoch: int = bounded(10, ge=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchCfg:
+    iters: int = bounded(ge=1, doc="total bi-level iterations")
+    epoch_length: int = bounded(1000, ge=1, doc="iterations per search epoch (lambda_e schedules; DLSR ~1000)")
+    warmup_epochs: int = bounded(0, ge=0, doc="epochs with alpha frozen (w only)")
+    order: Literal["darts", "dlsr"] = bounded("darts", doc="darts: Algorithm 1 (alpha on L_val, then w); "
+                                              "dlsr: w first, alpha on L_train + L_val")
+    alpha_init: AlphaInit = field(default_factory=AlphaInit)
+    optim_w: Optim = field(default_factory=lambda: Optim(lr=5e-4, weight_decay=1e-8))
+    optim_alpha: Optim = field(default_factory=lambda: Optim(lr=3e-4, betas=(0.5, 0.999)))
+    scheduler: Scheduler = field(default_factory=Scheduler)
+    loss: Loss = field(default_factory=Loss)
+    regularizers: tuple[dict, ...] = bounded([], doc="alpha penalties: [{type: sa, nu: 1.0}, {type: flops}, ...]")
+    regularize_betas: bool = bounded(False, doc="apply the alpha penalties to DLSR's network-level betas too")
+    sdarts: Optional[Sdarts] = None
+    lambda_darts: Optional[LambdaDarts] = None
+    hessian: Optional[Hessian] = None
+    grad_clip: Optional[float] = bounded(None, gt=0, doc="clip the weight gradient norm")
+    nonfinite: Literal["stop", "skip"] = bounded("stop", doc="a NaN/Inf loss stops the run, or skips the batch")
+
+    def __post_init__(self) -> None:
+        from srnas.registry import REGULARIZERS
+        import srnas.search.regularizers  # noqa: F401  (registers the penalties)
+
+        for i, spec in enumerate(self.regularizers):
+            where = f"regularizers[{i}]"
+            if "type" not in spec:
+                raise SrnasError(f"{where}: missing key 'type'")
+            fn = REGULARIZERS.get(spec["type"]) if spec["type"] in REGULARIZERS else None
+            if fn is None:
+                raise SrnasError(f"{where}.type: unknown regularizer {spec['type']!r}; "
+                                 f"choose one of: {', '.join(REGULARIZERS.keys())}")
+            params = inspect.signature(fn).parameters
+            allowed = [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY and p != "costs"]
+            for key, value in spec.items():
+                if key != "type" and key not in allowed:
+                    raise SrnasError(f"{where}: unknown key {key!r} for {spec['type']}; valid: {', '.join(allowed)}")
+                if key != "type" and not isinstance(value, (int, float, str, bool)) and value is not None:
+                    raise SrnasError(f"{where}.{key}: expected a scalar, got {type(value).__name__}")
+
+    @property
+    def num_epochs(self) -> int:
+        return -(-self.iters // self.epoch_length)
+
+    def has(self, reg: str) -> bool:
+        return any(s["type"] == reg for s in self.regularizers)
+
+    @property
+    def alpha_weight_decay(self) -> float:
+        """SA/SAC runs remove the alpha weight decay (SA-DARTS §6.2; method notes §1.6); baselines use 1e-8 (SR)."""
+        if self.optim_alpha.weight_decay is not None:
+            return self.optim_alpha.weight_decay
+        return 0.0 if self.has("sa") else 1e-8
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchOptions:
+    name: str = bounded(doc="experiment name: outputs go to experiments/<name>")
+    scale: int = bounded(2, ge=1, le=8)
+    manual_seed: int = bounded(0, ge=0)
+    device: Device = "auto"
+    network_g: SpaceOpt = bounded(doc="the supernet")
+    datasets: SearchData = bounded(doc="weight split, architecture split, validation")
+    search: SearchCfg = bounded(doc="bi-level loop")
+    logger: Logger = field(default_factory=Logger)
+    path: Paths = field(default_factory=Paths)
+
+    def __post_init__(self) -> None:
+        if not self.name or "/" in self.name or self.name in (".", ".."):
+            raise SrnasError(f"name must be a plain folder name, got {self.name!r}")
+        if self.search.hessian and self.search.hessian.early_stop and self.search.num_epochs < 2:
+            raise SrnasError("search.hessian.early_stop needs at least 2 epochs")
+
+
+def load_search_options(path: str | Path, overrides: list[str] | None = None) -> tuple[SearchOptions, dict]:
+    """Read, override and validate a search option file. Returns the typed options and the raw (merged) dict."""
+    raw = apply_overrides(read_yaml(path), overrides or [])
+    return build(SearchOptions, raw, source=str(path)), raw

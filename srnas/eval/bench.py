@@ -1,0 +1,95 @@
+"""Benchmark a network on the standard SR test sets: PSNR/SSIM on Y, border = scale (one convention, see README).
+
+``evaluate`` runs a model (any callable ``(1, 3, h, w) in [0, 1] -> (1, 3, h*s, w*s)``) over one
+:class:`~srnas.data.BenchmarkDataset`; ``bench`` loops over several sets and returns
+``{"<set>": {"psnr": float, "ssim": float, "images": int, "seconds": float}}``.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import torch
+
+from srnas.data import BenchmarkDataset, write_image
+from srnas.errors import SrnasError
+from srnas.eval.metrics import calculate_psnr_y, calculate_ssim_y, tensor_to_uint8
+
+DEFAULT_SETS = ("Set5", "Set14", "B100", "Urban100")
+Model = Callable[[torch.Tensor], torch.Tensor]
+
+
+def default_data_root() -> Path:
+    """``datasets/benchmark`` in the repository (the shipped Set5)."""
+    return Path(__file__).resolve().parents[2] / "datasets" / "benchmark"
+
+
+@torch.no_grad()
+def upscale_image(model: Model, lq: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
+    """Run ``model`` on one uint8 RGB ``(h, w, 3)`` image; returns the uint8 RGB SR image (clamped, rounded)."""
+    x = torch.from_numpy(np.ascontiguousarray(lq.transpose(2, 0, 1))).float().div_(255.0).unsqueeze(0).to(device)
+    return tensor_to_uint8(model(x)[0].float().cpu())
+
+
+def evaluate(model: Model, dataset: BenchmarkDataset, scale: int, device: torch.device | str = "cpu",
+             ssim: bool = True, save_dir: Optional[Path] = None, progress: Any = None) -> dict[str, float]:
+    """Mean PSNR (and SSIM) over ``dataset``: Y channel (BT.601, not rounded) of the uint8 SR output, ``scale``
+    pixels cropped at every border (basicsr ``calculate_psnr(..., test_y_channel=True)``).
+
+    Args:
+        model: ``(1, 3, h, w)`` in [0, 1] -> ``(1, 3, h*s, w*s)``; put it in eval mode first.
+        dataset: the benchmark pairs.
+        scale: SR factor (also the border crop).
+        device: where to run.
+        ssim: also compute SSIM (slower on big sets).
+        save_dir: write each SR image there as ``<name>.png``.
+        progress: an optional ``tqdm`` instance, updated once per image.
+    """
+    psnrs, ssims = [], []
+    start = time.perf_counter()
+    for i in range(len(dataset)):
+        item = dataset[i]
+        sr = upscale_image(model, item["lq"], device)
+        if sr.shape != item["gt"].shape:
+            raise SrnasError(f"model output {sr.shape[1]}x{sr.shape[0]} does not match the x{scale} ground truth "
+                             f"{item['gt'].shape[1]}x{item['gt'].shape[0]} of {item['name']}: wrong scale?")
+        psnrs.append(calculate_psnr_y(sr, item["gt"], scale))
+        if ssim:
+            ssims.append(calculate_ssim_y(sr, item["gt"], scale))
+        if save_dir is not None:
+            write_image(Path(save_dir) / f"{item['name']}.png", sr)
+        if progress is not None:
+            progress.update(1)
+    out = {"psnr": float(np.mean(psnrs)), "images": len(psnrs), "seconds": time.perf_counter() - start}
+    if ssim:
+        out["ssim"] = float(np.mean(ssims))
+    return out
+
+
+def bench(model: Model, scale: int, datasets: Sequence[str] = DEFAULT_SETS, data_root: str | Path | None = None,
+          device: torch.device | str = "cpu", ssim: bool = True, save_images: str | Path | None = None,
+          progress_factory: Optional[Callable[..., Any]] = None) -> dict[str, dict[str, float]]:
+    """Evaluate ``model`` on each named set under ``data_root``; every dataset is checked before any runs."""
+    root = Path(data_root) if data_root is not None else default_data_root()
+    sets = {name: BenchmarkDataset(root, name, scale) for name in datasets}
+    results = {}
+    for name, ds in sets.items():
+        bar = progress_factory(total=len(ds), desc=f"{name} x{scale}") if progress_factory else None
+        save = Path(save_images) / name / f"X{scale}" if save_images is not None else None
+        try:
+            results[name] = evaluate(model, ds, scale, device, ssim=ssim, save_dir=save, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+    return results
+
+
+def markdown_table(results: dict[str, dict[str, float]]) -> str:
+    """``| dataset | images | PSNR | SSIM | seconds |`` rows for :func:`bench` results."""
+    lines = ["| dataset | images | PSNR (dB) | SSIM | seconds |", "|---|---|---|---|---|"]
+    for name, r in results.items():
+        ssim = f"{r['ssim']:.4f}" if "ssim" in r else "-"
+        lines.append(f"| {name} | {r['images']} | {r['psnr']:.4f} | {ssim} | {r['seconds']:.1f} |")
+    return "\n".join(lines)

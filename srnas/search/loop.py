@@ -1,0 +1,342 @@
+"""``srnas search``: the bi-level search run (SA-DARTS Algorithm 1), with records, checkpoints and exact resume.
+
+Outputs in ``experiments/<name>/``: ``options.yml`` (with the command line), ``genotype.json``, ``alphas.jsonl`` (one
+record per evaluation: softmax alpha per position, betas, penalties, losses, validation PSNR, derived genotype),
+PNG plots, ``checkpoints/iter_*.pth`` (atomic, the last K kept), ``search_*.log`` and TensorBoard events in ``tb/``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from srnas.archs.genotype import Genotype
+from srnas.config.search import SearchOptions
+from srnas.data import BenchmarkDataset
+from srnas.errors import SrnasError
+from srnas.eval.bench import evaluate
+from srnas.registry import SPACES
+from srnas.runtime import (Interrupted, batches, build_optimizer, build_scheduler, make_dataset, select_device,
+                           stop_signals)
+from srnas.search.derive import top2_margin
+from srnas.search.hessian import EarlyStop, dominant_eigenvalue, hessian_wrt
+from srnas.search.plots import plot_search
+from srnas.search.step import (LambdaAlignment, NonFiniteError, SdartsPerturbation, StepContext, alpha_step,
+                               weight_step)
+from srnas.losses import sr_loss
+from srnas.utils.checkpoint import find_latest, rng_state, save_checkpoint, seed_everything, set_rng_state
+from srnas.utils.experiment import add_file_logger, prepare_experiment, resolve_path
+from srnas.utils.files import atomic_write_text
+
+log = logging.getLogger("srnas")
+STREAM_W, STREAM_ARCH, STREAM_HESSIAN = 0, 1, 2
+
+
+@dataclass
+class SearchResult:
+    exp_dir: Path
+    genotype: Genotype
+    steps: int
+    stopped_early: bool
+    last_change_epoch: Optional[int]
+    seconds: float
+
+
+def build_supernet(opt: SearchOptions) -> torch.nn.Module:
+    """The supernet of ``network_g`` at ``opt.scale``."""
+    import srnas.search.spaces  # noqa: F401  (registers the spaces)
+
+    g = opt.network_g
+    kw: dict[str, Any] = {"upscale": opt.scale, "partial_k": g.partial_k, "per_block_alphas": g.per_block_alphas,
+                          "seed": opt.manual_seed}
+    for key in ("num_feat", "num_block", "primitives"):
+        if getattr(g, key) is not None:
+            kw[key] = tuple(getattr(g, key)) if key == "primitives" else getattr(g, key)
+    try:
+        return SPACES.get(g.type)(**kw)
+    except ValueError as e:
+        raise SrnasError(f"network_g: {e}") from None
+
+
+def _penalty_specs(opt: SearchOptions, net: torch.nn.Module) -> list[tuple[str, dict]]:
+    specs = []
+    for spec in opt.search.regularizers:
+        settings = {k: v for k, v in spec.items() if k != "type"}
+        if spec["type"] == "flops":
+            settings["costs"] = net.candidate_costs()  # measured by fvcore, not typed in (SA-DARTS Eq. 18 c_i)
+        specs.append((spec["type"], settings))
+    return specs
+
+
+def _record(net: torch.nn.Module, step: int, epoch: int, specs: list, num_epochs: int, losses: dict[str, float],
+            val: Optional[dict], scale: int) -> dict[str, Any]:
+    from srnas.search.regularizers import alpha_loss
+
+    with torch.no_grad():
+        _, terms = alpha_loss(net.op_alphas(), epoch, num_epochs, specs)
+        rec = {
+            "step": step, "epoch": epoch,
+            "alphas": [a.softmax(-1).cpu().tolist() for a in net.op_alphas()],
+            "raw_alpha_stats": {"mean": float(torch.cat([a.flatten() for a in net.op_alphas()]).mean()),
+                                "std": float(torch.cat([a.flatten() for a in net.op_alphas()]).std())},
+            "betas": [b.softmax(-1).cpu().tolist() for b in net.path_alphas()],
+            "penalties": {k: float(v) for k, v in terms.items()},
+            "losses": losses,
+            "top2_margin": top2_margin(net.op_alphas()),
+            "genotype": net.genotype(scale).to_dict(),
+        }
+    if val is not None:
+        rec["val"] = val
+    return rec
+
+
+def _validate(net: torch.nn.Module, dataset: Optional[BenchmarkDataset], scale: int,
+              device: torch.device) -> Optional[dict]:
+    if dataset is None:
+        return None
+    net.eval()
+    try:
+        r = evaluate(net, dataset, scale, device, ssim=False)
+    finally:
+        net.train()
+    return {"psnr": r["psnr"], "set": dataset.name}
+
+
+def _hessian_eigenvalue(net: torch.nn.Module, batch: dict, hfen_weight: float) -> float:
+    """R-DARTS: dominant eigenvalue of the Hessian of L_val w.r.t. all architecture parameters (exact, by double
+    backprop: 27-48 entries here; method notes §7)."""
+    params = list(net.arch_parameters())
+    was = net.training
+    net.eval()  # fixed channel samples / BN statistics while differentiating twice
+    try:
+        h = hessian_wrt(lambda: sr_loss(net(batch["lq"]), batch["gt"], hfen_weight), params)
+    finally:
+        net.train(was)
+    return dominant_eigenvalue(h)
+
+
+def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None, resume: bool = False,
+               progress: bool = True) -> SearchResult:
+    """Run (or resume) the search described by ``opt``; returns where the results went."""
+    s = opt.search
+    device = select_device(opt.device)
+    seed_everything(opt.manual_seed)
+    # build everything that can fail on bad input before touching the experiment folder
+    w_data = make_dataset(opt.datasets.train, opt.scale, opt.manual_seed)
+    a_data = make_dataset(opt.datasets.arch, opt.scale, opt.manual_seed)
+    val_data = None
+    if opt.datasets.val is not None:
+        val_data = BenchmarkDataset(resolve_path(opt.datasets.val.root), opt.datasets.val.name, opt.scale)
+    net = build_supernet(opt)
+    for split in ("train", "arch"):  # ESA's stride-2 conv and 7x7/3 max-pool need at least 15 LR pixels
+        if opt.network_g.type == "dlsr" and getattr(opt.datasets, split).lq_patch < 15:
+            raise SrnasError(f"datasets.{split}.lq_patch: the dlsr space needs LR patches of at least 15 pixels "
+                             f"(ESA), got {getattr(opt.datasets, split).lq_patch}")
+    init = s.alpha_init
+    if init.bias_op is not None and init.bias_op not in net.primitives:
+        raise SrnasError(f"search.alpha_init.bias_op: {init.bias_op!r} is not a candidate of this supernet "
+                         f"({', '.join(net.primitives)})")
+    net.init_alphas(init.mode, init.std, init.offset, init.bias_op, init.bias,
+                    generator=torch.Generator().manual_seed(opt.manual_seed))
+    net.to(device).train()
+    specs = _penalty_specs(opt, net)
+    opt_w = build_optimizer(net.weight_parameters(), s.optim_w,
+                            s.optim_w.weight_decay if s.optim_w.weight_decay is not None else 1e-8)
+    opt_a = build_optimizer(net.arch_parameters(), s.optim_alpha, s.alpha_weight_decay)
+    sched = build_scheduler(opt_w, s.scheduler, s.iters)
+    sdarts_gen = torch.Generator().manual_seed(opt.manual_seed + 17)
+    perturb = SdartsPerturbation(s.sdarts.mode, s.sdarts.eps_min, s.sdarts.eps_max, s.sdarts.steps, sdarts_gen) \
+        if s.sdarts else None
+    align = LambdaAlignment(s.lambda_darts.weight, s.lambda_darts.eps0) if s.lambda_darts else None
+    early = EarlyStop(s.hessian.window, s.hessian.delta, s.hessian.factor, s.hessian.start_epoch) \
+        if s.hessian and s.hessian.early_stop else None
+
+    exp = prepare_experiment(opt.path.experiments_root, opt.name, resume, raw, option_file)
+    handler = add_file_logger(exp, "search")
+    ckpt_dir = exp / "checkpoints"
+    history: dict[str, Any] = {"genotypes": {}, "last_change_epoch": None, "last_genotype": None, "elapsed": 0.0}
+    start = 0
+    found = find_latest(ckpt_dir) if resume else None
+    if opt.path.resume_state and not found:
+        from srnas.utils.checkpoint import load_checkpoint
+        found = (Path(opt.path.resume_state), load_checkpoint(opt.path.resume_state))
+    if resume and found is None:
+        log.warning("%s: no checkpoint to resume from; starting from step 0", ckpt_dir)
+    if found is not None:
+        path, state = found
+        if state.get("kind") != "search":
+            raise SrnasError(f"{path}: not a search checkpoint")
+        try:
+            net.load_state_dict(state["model"])
+        except RuntimeError as e:
+            raise SrnasError(f"{path}: checkpoint does not match this supernet ({str(e).splitlines()[0]})") from None
+        opt_w.load_state_dict(state["opt_w"])
+        opt_a.load_state_dict(state["opt_a"])
+        sched.load_state_dict(state["sched"])
+        set_rng_state(state["rng"])
+        sdarts_gen.set_state(state["sdarts_gen"])
+        history = state["history"]
+        if early is not None and state.get("early_stop"):
+            early.load_state_dict(state["early_stop"])
+        start = int(state["step"])
+        log.info("resumed from %s at step %d", path, start)
+
+    def snapshot(step: int) -> dict[str, Any]:
+        return {"kind": "search", "step": step, "model": net.state_dict(), "opt_w": opt_w.state_dict(),
+                "opt_a": opt_a.state_dict(), "sched": sched.state_dict(), "rng": rng_state(),
+                "sdarts_gen": sdarts_gen.get_state(), "history": history,
+                "early_stop": early.state_dict() if early else None, "srnas_version": 1}
+
+    tb = None
+    if opt.logger.use_tb_logger:
+        from torch.utils.tensorboard import SummaryWriter
+        tb = SummaryWriter(str(exp / "tb"))
+    eval_every = opt.datasets.val.every if opt.datasets.val is not None else s.epoch_length
+    records_path = exp / "alphas.jsonl"
+    if start == 0 and records_path.exists():
+        records_path.unlink()
+    elif records_path.exists():  # drop records written after the checkpoint we resumed from
+        kept = [ln for ln in records_path.read_text().splitlines() if ln and json.loads(ln)["step"] <= start]
+        atomic_write_text(records_path, "".join(k + "\n" for k in kept))
+    hess_batch = None
+    if s.hessian:
+        hess_batch = next(batches(a_data, opt.datasets.arch, opt.manual_seed, STREAM_HESSIAN, 0, 1, device))
+
+    w_iter = batches(w_data, opt.datasets.train, opt.manual_seed, STREAM_W, start, s.iters, device)
+    a_iter = batches(a_data, opt.datasets.arch, opt.manual_seed, STREAM_ARCH, start, s.iters, device)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=s.iters, initial=start, desc=f"search {opt.name}", unit="it", dynamic_ncols=True)
+    t0 = time.perf_counter() - float(history.get("elapsed", 0.0))
+    running: dict[str, list[float]] = {}
+    stopped_early = False
+    step = start
+    try:
+        with stop_signals() as signals:
+            for step in range(start, s.iters):
+                epoch = step // s.epoch_length + 1
+                ctx = StepContext(step, epoch, s.num_epochs)
+                w_batch, a_batch = next(w_iter), next(a_iter)
+                try:
+                    out: dict[str, float] = {}
+                    arch_on = epoch > s.warmup_epochs  # warm-up: alpha frozen (Algorithm 1 / brief §1.5)
+                    if s.order == "darts":  # SA-DARTS Algorithm 1: alpha step, then w step
+                        if arch_on:
+                            out.update(alpha_step(net, a_batch, opt_a, specs, ctx, s.loss.hfen_weight,
+                                                  regularize_betas=s.regularize_betas))
+                        out.update(weight_step(net, w_batch, opt_w, ctx, s.loss.hfen_weight, s.grad_clip, perturb,
+                                               align))
+                    else:  # DLSR: w step, then alpha on L_train + L_val (brief §1.5)
+                        out.update(weight_step(net, w_batch, opt_w, ctx, s.loss.hfen_weight, s.grad_clip, perturb,
+                                               align))
+                        if arch_on:
+                            out.update(alpha_step(net, a_batch, opt_a, specs, ctx, s.loss.hfen_weight,
+                                                  extra_batch=w_batch, regularize_betas=s.regularize_betas))
+                except NonFiniteError as e:
+                    if s.nonfinite == "stop":
+                        raise SrnasError(f"{e}; the last good checkpoint is kept in {ckpt_dir}") from None
+                    log.warning("%s: batch skipped", e)
+                    opt_w.zero_grad(set_to_none=True)
+                    opt_a.zero_grad(set_to_none=True)
+                    out = {}
+                sched.step()
+                for k, v in out.items():
+                    running.setdefault(k, []).append(v)
+                done = step + 1
+                if bar is not None:
+                    bar.update(1)
+                    if out:
+                        bar.set_postfix({k: f"{v:.4f}" for k, v in out.items() if k in ("l_train", "l_val")})
+                if done % opt.logger.print_freq == 0:
+                    msg = ", ".join(f"{k} {sum(v) / len(v):.5f}" for k, v in running.items() if v)
+                    log.info("iter %d/%d epoch %d lr %.3g: %s", done, s.iters, epoch, sched.get_last_lr()[0], msg)
+                    if tb is not None:
+                        for k, v in running.items():
+                            if v:
+                                tb.add_scalar(f"loss/{k}", sum(v) / len(v), done)
+                        tb.add_scalar("lr", sched.get_last_lr()[0], done)
+                if done % eval_every == 0 or done == s.iters:
+                    losses = {k: sum(v) / len(v) for k, v in running.items() if v}
+                    running = {}
+                    rec = _record(net, done, epoch, specs, s.num_epochs, losses,
+                                  _validate(net, val_data, opt.scale, device), opt.scale)
+                    if rec["genotype"] != history["last_genotype"]:
+                        history["last_genotype"] = rec["genotype"]
+                        history["last_change_epoch"] = epoch  # the paper's "converged" cost (§5.4, test vector 20)
+                    rec["last_change_epoch"] = history["last_change_epoch"]
+                    with open(records_path, "a") as f:
+                        f.write(json.dumps(rec) + "\n")
+                    if tb is not None:
+                        if "val" in rec:
+                            tb.add_scalar("val/psnr", rec["val"]["psnr"], done)
+                        for k, v in rec["penalties"].items():
+                            tb.add_scalar(f"penalty/{k}", v, done)
+                        tb.add_scalar("alpha/top2_margin", rec["top2_margin"], done)
+                    val_txt = f", val {rec['val']['psnr']:.3f} dB" if "val" in rec else ""
+                    log.info("eval at iter %d (epoch %d)%s: %s", done, epoch, val_txt, rec["genotype"]["ops"])
+                if done % s.epoch_length == 0:
+                    history["genotypes"][str(epoch)] = net.genotype(opt.scale).to_dict()
+                    if s.hessian and epoch % s.hessian.every_epochs == 0:
+                        eig = _hessian_eigenvalue(net, hess_batch, s.loss.hfen_weight)
+                        history.setdefault("eigenvalues", []).append([epoch, eig])
+                        log.info("epoch %d: dominant Hessian eigenvalue %.5g", epoch, eig)
+                        if tb is not None:
+                            tb.add_scalar("alpha/hessian_eigenvalue", eig, done)
+                        if early is not None and early.record(epoch, eig):
+                            stopped_early = True
+                            log.info("DARTS-ES: eigenvalue jump; stopping and deriving from epoch %d",
+                                     early.stop_epoch)
+                history["elapsed"] = time.perf_counter() - t0
+                if done % opt.logger.save_checkpoint_freq == 0 or done == s.iters or stopped_early or \
+                        signals["stop"]:
+                    save_checkpoint(ckpt_dir, done, snapshot(done), opt.logger.keep_checkpoints)
+                if signals["stop"]:
+                    raise Interrupted(f"interrupted at iteration {done}; checkpoint saved in {ckpt_dir}: "
+                                      f"continue with --resume")
+                if stopped_early:
+                    break
+    finally:
+        if bar is not None:
+            bar.close()
+        if tb is not None:
+            tb.close()
+        logging.getLogger("srnas").removeHandler(handler)
+
+    if stopped_early:
+        genotype = Genotype.from_dict(history["genotypes"][str(early.stop_epoch)])
+    else:
+        genotype = net.genotype(opt.scale)
+    seconds = time.perf_counter() - t0
+    info = {"method": _method_name(opt), "space": opt.network_g.type, "iterations": step + 1,
+            "search_seconds": round(seconds, 1), "last_change_epoch": history["last_change_epoch"],
+            "stopped_early_at_epoch": early.stop_epoch if stopped_early else None,
+            "alphas": [a.detach().cpu().tolist() for a in net.op_alphas()],
+            "betas": [b.detach().cpu().tolist() for b in net.path_alphas()]}
+    genotype = Genotype.make(genotype.space, genotype.ops, genotype.num_feat, genotype.num_block,
+                             genotype.connections, scale=opt.scale, primitives=net.primitives, info=info)
+    genotype.save(exp / "genotype.json")
+    records = [json.loads(ln) for ln in records_path.read_text().splitlines() if ln] if records_path.exists() else []
+    plot_search(records, net.primitives, exp)
+    log.info("genotype written to %s (%.1f s)", exp / "genotype.json", seconds)
+    return SearchResult(exp, genotype, step + 1, stopped_early, history["last_change_epoch"], seconds)
+
+
+def _method_name(opt: SearchOptions) -> str:
+    regs = [r["type"] for r in opt.search.regularizers]
+    base = "SAC" if opt.network_g.partial_k > 1 and "sa" in regs else ("SA" if "sa" in regs else "DARTS")
+    extra = [r for r in regs if r != "sa"]
+    if opt.search.sdarts:
+        extra.append(f"SDARTS-{opt.search.sdarts.mode.upper()}")
+    if opt.search.lambda_darts:
+        extra.append("Lambda-DARTS")
+    if opt.search.hessian and opt.search.hessian.early_stop:
+        extra.append("DARTS-ES")
+    if opt.network_g.partial_k > 1 and "sa" not in regs:
+        extra.append(f"PC(K={opt.network_g.partial_k})")
+    return "+".join([base] + extra)

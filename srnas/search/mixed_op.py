@@ -1,0 +1,98 @@
+"""The mixed operation of a searchable position: DARTS' weighted sum of candidates, optionally on partial channels.
+
+DARTS (SA-DARTS Eq. 1): ``mixed(x) = sum_o w_o * op_o(x)`` with ``w = softmax(alpha_row)`` computed by the caller, so
+the caller decides softmax, perturbation (SDARTS) or one-hot. SAC partial channels (SA-DARTS Eq. 19, method notes §2
+"SR specifics"): with ``partial_k = K > 1`` the candidates are built for ``C_in / K`` input channels and see only a
+random ``C_in / K`` subset of the channels, drawn on every forward:
+
+* ``C_in == C_out``: the mixed result is written back at the sampled channels, every other channel passes through
+  unchanged, in place (Eq. 19's ``(1 - S) * x`` bypass). Channels stay aligned, so the DLSR MRB residual still adds
+  channel c to channel c. deviation: no PC-DARTS "first C/K channels + channel_shuffle" (brief §4.2).
+* ``C_in != C_out`` (IMDN positions 2-4: 48 -> 64, 48 -> 16): the ops read the sampled ``C_in / K`` channels and
+  output all ``C_out`` channels; there is no bypass term [I] (method notes §2; the paper is silent).
+
+Sampling uses the module's own ``torch.Generator`` (seeded from ``seed``; its state is saved in the ``state_dict`` as
+extra state, so a resumed search draws the same channels). In eval mode a fixed generator is re-seeded with ``seed``
+on every forward, so supernet evaluation is deterministic. With ``K = 1`` no sampling happens and the result is the
+DARTS sum exactly.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from srnas.archs.ops import build_op
+
+
+def weighted_sum(x: Tensor, weights: Tensor, ops: Sequence[nn.Module]) -> Tensor:
+    """``sum_o weights[o] * ops[o](x)`` (SA-DARTS Eq. 1), a plain Python loop over the candidates.
+
+    Kept as one small function so a fused variant can replace it. Zero weights are not skipped (as DARTS), so a
+    one-hot row still runs every candidate.
+    """
+    return sum(w * op(x) for w, op in zip(weights, ops))
+
+
+class MixedOp(nn.Module):
+    """One searchable position: a candidate module per primitive, mixed by weights given in ``forward``.
+
+    Args:
+        primitives: candidate op names (``srnas.archs.ops.OPS`` keys) in alpha column order.
+        c_in, c_out: channels of the position (the derived op's shape).
+        partial_k: SAC's K; 1 = plain DARTS. ``c_in`` must be divisible by K, and so must ``c_out`` when equal to
+            ``c_in``.
+        seed: seed of the channel-sampling generators (ignored when K = 1).
+
+    Candidate modules are ``self._ops[i]`` in primitive order (state_dict keys ``_ops.<i>.*``).
+    """
+
+    def __init__(self, primitives: Sequence[str], c_in: int, c_out: int, partial_k: int = 1, seed: int = 0):
+        super().__init__()
+        if partial_k < 1 or c_in % partial_k:
+            raise ValueError(f"partial_k must be >= 1 and divide c_in={c_in}, got {partial_k}")
+        self.primitives = tuple(primitives)
+        self.c_in, self.c_out, self.k, self.seed = c_in, c_out, partial_k, seed
+        self.c_sub = c_in // partial_k
+        # Eq. 19: ops at width C/K; with C_in != C_out they still output the full C_out (no bypass) [I]
+        op_out = self.c_sub if c_in == c_out else c_out
+        self._ops = nn.ModuleList(build_op(p, self.c_sub, op_out) for p in self.primitives)
+        self._generator = torch.Generator().manual_seed(seed)
+        self._eval_generator = torch.Generator()
+
+    def sample_channels(self) -> Tensor:
+        """The ``C_in / K`` sampled channel indices (sorted, CPU int64) for the next forward in the current mode."""
+        if self.training:
+            g = self._generator
+        else:
+            g = self._eval_generator.manual_seed(self.seed)
+        idx = torch.randperm(self.c_in, generator=g)[: self.c_sub]
+        return idx.sort().values
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        """Mixed output.
+
+        Args:
+            x: ``(N, c_in, H, W)``.
+            weights: ``(N_o,)`` mixing weights of this position (softmax(alpha) row, perturbed or one-hot).
+
+        Returns:
+            ``(N, c_out, H, W)``.
+        """
+        if self.k == 1:
+            return weighted_sum(x, weights, self._ops)  # SA-DARTS Eq. 1
+        idx = self.sample_channels().to(x.device)
+        y = weighted_sum(x.index_select(1, idx), weights, self._ops)  # SA-DARTS Eq. 19: sum_o w_o o(S * x)
+        if self.c_in != self.c_out:
+            return y
+        return x.index_copy(1, idx, y)  # + (1 - S) * x: unsampled channels pass through in place (out-of-place op)
+
+    def get_extra_state(self) -> Any:
+        return {"generator": self._generator.get_state()}
+
+    def set_extra_state(self, state: Any) -> None:
+        self._generator.set_state(state["generator"])
+
+    def extra_repr(self) -> str:
+        return f"c_in={self.c_in}, c_out={self.c_out}, partial_k={self.k}, n_ops={len(self.primitives)}"
