@@ -5,7 +5,8 @@ import argparse
 import importlib
 
 # kind -> (module, dataclass) of the top-level options
-KINDS = {"search": ("srnas.config.search", "SearchOptions")}
+KINDS = {"search": ("srnas.config.search", "SearchOptions"),
+         "train": ("srnas.config.train", "TrainOptions")}
 
 
 def register(sub: argparse._SubParsersAction) -> None:

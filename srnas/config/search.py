@@ -22,6 +22,16 @@ class SpaceOpt:
     partial_k: int = bounded(1, ge=1, doc="SAC partial channels: ops see C/K channels (1 = full DARTS mixed op)")
     per_block_alphas: bool = bounded(False, doc="one alpha per block instead of one shared by all blocks")
 
+    def __post_init__(self) -> None:
+        from srnas.archs.genotype import SPACE_OPS
+
+        if self.primitives is not None:
+            bad = [p for p in self.primitives if p not in SPACE_OPS[self.type]]
+            if bad or len(set(self.primitives)) != len(self.primitives) or len(self.primitives) < 2:
+                raise SrnasError(f"primitives: need 2 or more distinct ops of the {self.type} space; "
+                                 f"{'unknown: ' + ', '.join(bad) if bad else 'got ' + str(list(self.primitives))}; "
+                                 f"valid: {', '.join(SPACE_OPS[self.type])}")
+
 
 @dataclass(frozen=True, kw_only=True)
 class SearchData:
