@@ -54,9 +54,14 @@ def make_dataset(split: HRFolder, scale: int, seed: int) -> TrainDataset:
 
 
 def batches(dataset: TrainDataset, split: HRFolder, seed: int, stream: int, start: int, stop: int,
-            device: torch.device) -> Iterator[dict[str, torch.Tensor]]:
-    """The batches of steps ``start..stop-1`` (a pure function of ``(seed, stream, step)``: exact resume)."""
-    sampler = StepBatchSampler(len(dataset), split.batch_size, seed, start, stop, stream=stream)
+            device: torch.device, shard: bool = True) -> Iterator[dict[str, torch.Tensor]]:
+    """The batches of steps ``start..stop-1`` (a pure function of ``(seed, stream, step)``: exact resume). Under
+    ``torchrun`` each rank gets its slice of the global batch (``batch_size`` is the global batch) unless ``shard`` is
+    False (every rank then loads the whole batch)."""
+    rank, world = dist_info() if shard else (0, 1)
+    if split.batch_size % world:
+        raise SrnasError(f"batch_size {split.batch_size} must be divisible by the {world} data-parallel processes")
+    sampler = StepBatchSampler(len(dataset), split.batch_size, seed, start, stop, stream, rank, world)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=split.num_workers,
                         pin_memory=device.type == "cuda")
     for batch in loader:
@@ -85,3 +90,90 @@ def stop_signals() -> Iterator[dict[str, bool]]:
     finally:
         for sig, h in previous.items():
             signal.signal(sig, h)
+
+
+# ---- mixed precision and data parallelism --------------------------------------------------------------------------
+def dist_info() -> tuple[int, int]:
+    """``(rank, world_size)``: (0, 1) unless ``torch.distributed`` is initialised (``torchrun``)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def init_distributed(device_name: str) -> tuple[int, int]:
+    """Initialise the process group when launched by ``torchrun`` (env ``WORLD_SIZE`` > 1): NCCL on CUDA (one GPU per
+    local rank), gloo on CPU. Returns ``(rank, world_size)``."""
+    import os
+
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or dist.is_initialized():
+        return dist_info()
+    use_cuda = device_name != "cpu" and torch.cuda.is_available()
+    if use_cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if use_cuda else "gloo")
+    return dist_info()
+
+
+def allreduce_grads(params: Sequence[torch.nn.Parameter]) -> None:
+    """Average the gradients over data-parallel ranks (one flat all-reduce); a no-op in a single process. Every
+    rank holds the same parameters and alphas, so averaging the gradients of each rank's shard equals the gradient of
+    the mean loss over the combined batch."""
+    import torch.distributed as dist
+
+    _, world = dist_info()
+    if world == 1:
+        return
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for p, g in zip(params, grads):
+        n = g.numel()
+        p.grad = flat[offset:offset + n].view_as(p).clone()
+        offset += n
+
+
+class Precision:
+    """Autocast + (for fp16) loss scaling for one optimizer: ``fp32`` (default), ``bf16`` (CPU or GPU), ``fp16``
+    (CUDA only, with a GradScaler)."""
+
+    def __init__(self, mode: str, device: torch.device):
+        if mode == "fp16" and device.type != "cuda":
+            raise SrnasError("precision: fp16 needs a CUDA device (use bf16 on CPU)")
+        self.mode, self.device = mode, device
+        self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mode)
+        self.scaler = torch.amp.GradScaler("cuda") if mode == "fp16" else None
+
+    def autocast(self):
+        from contextlib import nullcontext
+
+        return nullcontext() if self.dtype is None else torch.autocast(self.device.type, dtype=self.dtype)
+
+    def backward(self, loss: torch.Tensor, inputs: Sequence[torch.Tensor]) -> None:
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward(inputs=list(inputs))
+
+    def step(self, optimizer: torch.optim.Optimizer, params: Sequence[torch.nn.Parameter],
+             grad_clip: float | None = None) -> None:
+        allreduce_grads(params)
+        if self.scaler is not None:
+            self.scaler.unscale_(optimizer)
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        if self.scaler is not None:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        else:
+            optimizer.step()
+
+    def state_dict(self) -> dict:
+        return self.scaler.state_dict() if self.scaler is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state)

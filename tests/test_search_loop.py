@@ -95,3 +95,18 @@ def test_unknown_bias_op_is_rejected_before_any_output(tmp_path):
     with pytest.raises(SrnasError, match="bias_op"):
         run_search(opt, raw, progress=False)
     assert not any(tmp_path.iterdir())
+
+
+def test_bf16_autocast_runs_on_cpu(tmp_path):
+    opt, raw = tiny_options(tmp_path, iters=2, precision="bf16")
+    result = run_search(opt, raw, progress=False)
+    alphas = torch.tensor(result.genotype.info["alphas"][0])
+    assert torch.isfinite(alphas).all() and not torch.equal(alphas, initial_alphas(opt)[0])
+
+
+def test_fp16_needs_cuda(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    opt, raw = tiny_options(tmp_path, iters=2, precision="fp16")
+    with pytest.raises(SrnasError, match="fp16 needs a CUDA device"):
+        run_search(opt, raw, progress=False)

@@ -97,6 +97,7 @@ class SearchCfg:
     hessian: Optional[Hessian] = None
     grad_clip: Optional[float] = bounded(None, gt=0, doc="clip the weight gradient norm")
     nonfinite: Literal["stop", "skip"] = bounded("stop", doc="a NaN/Inf loss stops the run, or skips the batch")
+    precision: Literal["fp32", "bf16", "fp16"] = bounded("fp32", doc="autocast dtype (fp16: CUDA, loss scaling)")
 
     def __post_init__(self) -> None:
         from srnas.registry import REGULARIZERS

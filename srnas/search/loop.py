@@ -21,8 +21,8 @@ from srnas.data import BenchmarkDataset
 from srnas.errors import SrnasError
 from srnas.eval.bench import evaluate
 from srnas.registry import SPACES
-from srnas.runtime import (Interrupted, batches, build_optimizer, build_scheduler, make_dataset, select_device,
-                           stop_signals)
+from srnas.runtime import (Interrupted, Precision, batches, build_optimizer, build_scheduler, init_distributed,
+                           make_dataset, select_device, stop_signals)
 from srnas.search.derive import top2_margin
 from srnas.search.hessian import EarlyStop, dominant_eigenvalue, hessian_wrt
 from srnas.search.plots import plot_search
@@ -124,7 +124,10 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                progress: bool = True) -> SearchResult:
     """Run (or resume) the search described by ``opt``; returns where the results went."""
     s = opt.search
+    rank, world = init_distributed(opt.device)  # torchrun: each rank its data shard, gradients averaged
     device = select_device(opt.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", torch.cuda.current_device())
     seed_everything(opt.manual_seed)
     # build everything that can fail on bad input before touching the experiment folder
     w_data = make_dataset(opt.datasets.train, opt.scale, opt.manual_seed)
@@ -144,6 +147,8 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     net.init_alphas(init.mode, init.std, init.offset, init.bias_op, init.bias,
                     generator=torch.Generator().manual_seed(opt.manual_seed))
     net.to(device).train()
+    if world > 1 and device.type == "cuda":  # BN candidates: batch statistics over all ranks (CUDA only)
+        net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
     specs = _penalty_specs(opt, net)
     opt_w = build_optimizer(net.weight_parameters(), s.optim_w,
                             s.optim_w.weight_decay if s.optim_w.weight_decay is not None else 1e-8)
@@ -155,9 +160,14 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     align = LambdaAlignment(s.lambda_darts.weight, s.lambda_darts.eps0) if s.lambda_darts else None
     early = EarlyStop(s.hessian.window, s.hessian.delta, s.hessian.factor, s.hessian.start_epoch) \
         if s.hessian and s.hessian.early_stop else None
+    prec_w, prec_a = Precision(s.precision, device), Precision(s.precision, device)
 
-    exp = prepare_experiment(opt.path.experiments_root, opt.name, resume, raw, option_file)
-    handler = add_file_logger(exp, "search")
+    main = rank == 0  # only rank 0 writes
+    exp = prepare_experiment(opt.path.experiments_root, opt.name, resume, raw, option_file) if main \
+        else Path(opt.path.experiments_root) / opt.name
+    if world > 1:
+        torch.distributed.barrier()
+    handler = add_file_logger(exp, "search") if main else None
     ckpt_dir = exp / "checkpoints"
     history: dict[str, Any] = {"genotypes": {}, "last_change_epoch": None, "last_genotype": None, "elapsed": 0.0}
     start = 0
@@ -180,6 +190,8 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
         sched.load_state_dict(state["sched"])
         set_rng_state(state["rng"])
         sdarts_gen.set_state(state["sdarts_gen"])
+        prec_w.load_state_dict(state.get("scaler_w", {}))
+        prec_a.load_state_dict(state.get("scaler_a", {}))
         history = state["history"]
         if early is not None and state.get("early_stop"):
             early.load_state_dict(state["early_stop"])
@@ -190,27 +202,31 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
         return {"kind": "search", "step": step, "model": net.state_dict(), "opt_w": opt_w.state_dict(),
                 "opt_a": opt_a.state_dict(), "sched": sched.state_dict(), "rng": rng_state(),
                 "sdarts_gen": sdarts_gen.get_state(), "history": history,
-                "early_stop": early.state_dict() if early else None, "srnas_version": 1}
+                "scaler_w": prec_w.state_dict(), "scaler_a": prec_a.state_dict(),
+                "early_stop": early.state_dict() if early else None, "world_size": world,
+                "srnas_version": 1}
 
     tb = None
-    if opt.logger.use_tb_logger:
+    if opt.logger.use_tb_logger and main:
         from torch.utils.tensorboard import SummaryWriter
         tb = SummaryWriter(str(exp / "tb"))
     eval_every = opt.datasets.val.every if opt.datasets.val is not None else s.epoch_length
     records_path = exp / "alphas.jsonl"
-    if start == 0 and records_path.exists():
+    if main and start == 0 and records_path.exists():
         records_path.unlink()
-    elif records_path.exists():  # drop records written after the checkpoint we resumed from
+    elif main and records_path.exists():  # drop records written after the checkpoint we resumed from
         kept = [ln for ln in records_path.read_text().splitlines() if ln and json.loads(ln)["step"] <= start]
         atomic_write_text(records_path, "".join(k + "\n" for k in kept))
     hess_batch = None
     if s.hessian:
-        hess_batch = next(batches(a_data, opt.datasets.arch, opt.manual_seed, STREAM_HESSIAN, 0, 1, device))
+        # the same whole batch on every rank, so every rank computes the same eigenvalue and early-stop decision
+        hess_batch = next(batches(a_data, opt.datasets.arch, opt.manual_seed, STREAM_HESSIAN, 0, 1, device,
+                                  shard=False))
 
     w_iter = batches(w_data, opt.datasets.train, opt.manual_seed, STREAM_W, start, s.iters, device)
     a_iter = batches(a_data, opt.datasets.arch, opt.manual_seed, STREAM_ARCH, start, s.iters, device)
     bar = None
-    if progress:
+    if progress and main:
         from tqdm import tqdm
         bar = tqdm(total=s.iters, initial=start, desc=f"search {opt.name}", unit="it", dynamic_ncols=True)
     t0 = time.perf_counter() - float(history.get("elapsed", 0.0))
@@ -229,15 +245,17 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                     if s.order == "darts":  # SA-DARTS Algorithm 1: alpha step, then w step
                         if arch_on:
                             out.update(alpha_step(net, a_batch, opt_a, specs, ctx, s.loss.hfen_weight,
-                                                  regularize_betas=s.regularize_betas))
+                                                  regularize_betas=s.regularize_betas,
+                                                  precision=prec_a))
                         out.update(weight_step(net, w_batch, opt_w, ctx, s.loss.hfen_weight, s.grad_clip, perturb,
-                                               align))
+                                               align, prec_w))
                     else:  # DLSR: w step, then alpha on L_train + L_val (brief §1.5)
                         out.update(weight_step(net, w_batch, opt_w, ctx, s.loss.hfen_weight, s.grad_clip, perturb,
-                                               align))
+                                               align, prec_w))
                         if arch_on:
                             out.update(alpha_step(net, a_batch, opt_a, specs, ctx, s.loss.hfen_weight,
-                                                  extra_batch=w_batch, regularize_betas=s.regularize_betas))
+                                                  extra_batch=w_batch, regularize_betas=s.regularize_betas,
+                                                  precision=prec_a))
                 except NonFiniteError as e:
                     if s.nonfinite == "stop":
                         raise SrnasError(f"{e}; the last good checkpoint is kept in {ckpt_dir}") from None
@@ -253,7 +271,11 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                     bar.update(1)
                     if out:
                         bar.set_postfix({k: f"{v:.4f}" for k, v in out.items() if k in ("l_train", "l_val")})
-                if done % opt.logger.print_freq == 0:
+                if world > 1:  # a signal seen by any rank stops all of them at the same step
+                    flag = torch.tensor([float(signals["stop"])], device=device)
+                    torch.distributed.all_reduce(flag)
+                    signals["stop"] = bool(flag.item())
+                if done % opt.logger.print_freq == 0 and main:
                     msg = ", ".join(f"{k} {sum(v) / len(v):.5f}" for k, v in running.items() if v)
                     log.info("iter %d/%d epoch %d lr %.3g: %s", done, s.iters, epoch, sched.get_last_lr()[0], msg)
                     if tb is not None:
@@ -261,7 +283,7 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                             if v:
                                 tb.add_scalar(f"loss/{k}", sum(v) / len(v), done)
                         tb.add_scalar("lr", sched.get_last_lr()[0], done)
-                if done % eval_every == 0 or done == s.iters:
+                if (done % eval_every == 0 or done == s.iters) and main:
                     losses = {k: sum(v) / len(v) for k, v in running.items() if v}
                     running = {}
                     rec = _record(net, done, epoch, specs, s.num_epochs, losses,
@@ -293,8 +315,8 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                             log.info("DARTS-ES: eigenvalue jump; stopping and deriving from epoch %d",
                                      early.stop_epoch)
                 history["elapsed"] = time.perf_counter() - t0
-                if done % opt.logger.save_checkpoint_freq == 0 or done == s.iters or stopped_early or \
-                        signals["stop"]:
+                if main and (done % opt.logger.save_checkpoint_freq == 0 or done == s.iters or stopped_early or
+                             signals["stop"]):
                     save_checkpoint(ckpt_dir, done, snapshot(done), opt.logger.keep_checkpoints)
                 if signals["stop"]:
                     raise Interrupted(f"interrupted at iteration {done}; checkpoint saved in {ckpt_dir}: "
@@ -306,7 +328,8 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
             bar.close()
         if tb is not None:
             tb.close()
-        logging.getLogger("srnas").removeHandler(handler)
+        if handler is not None:
+            logging.getLogger("srnas").removeHandler(handler)
 
     if stopped_early:
         genotype = Genotype.from_dict(history["genotypes"][str(early.stop_epoch)])
@@ -320,6 +343,10 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
             "betas": [b.detach().cpu().tolist() for b in net.path_alphas()]}
     genotype = Genotype.make(genotype.space, genotype.ops, genotype.num_feat, genotype.num_block,
                              genotype.connections, scale=opt.scale, primitives=net.primitives, info=info)
+    if world > 1:
+        torch.distributed.barrier()
+    if not main:
+        return SearchResult(exp, genotype, step + 1, stopped_early, history["last_change_epoch"], seconds)
     genotype.save(exp / "genotype.json")
     records = [json.loads(ln) for ln in records_path.read_text().splitlines() if ln] if records_path.exists() else []
     plot_search(records, net.primitives, exp)

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from srnas.errors import SrnasError
 from srnas.losses import sr_loss
+from srnas.runtime import Precision
 from srnas.search.lambda_reg import alignment_direction, finite_difference_weight_grad, lambda_schedule
 from srnas.search.perturb import adversarial, random_smoothing, sdarts_epsilon
 from srnas.search.regularizers import alpha_loss
@@ -47,7 +48,7 @@ class StepContext:
 
 def alpha_step(net: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, specs: Sequence[tuple[str, dict]],
                ctx: StepContext, hfen_weight: float = 0.0, extra_batch: Optional[Batch] = None,
-               regularize_betas: bool = False) -> dict[str, float]:
+               regularize_betas: bool = False, precision: Optional[Precision] = None) -> dict[str, float]:
     """Architecture step: ``L_val + L_reg`` backpropagated to the architecture parameters only.
 
     Args:
@@ -59,11 +60,15 @@ def alpha_step(net: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, s
         hfen_weight: DLSR's HFEN term weight (0 = L1 only).
         extra_batch: DLSR order: the weight-split batch, whose loss DLSR's alpha step adds (brief §1.5).
         regularize_betas: apply the penalties to DLSR's network-level betas as well (method notes §1.6 option).
+        precision: autocast / loss scaling / data-parallel gradient averaging (default: fp32, one process).
     """
+    precision = precision or Precision("fp32", batch["lq"].device)
     optimizer.zero_grad(set_to_none=True)
-    l_val = sr_loss(net(batch["lq"]), batch["gt"], hfen_weight)
-    if extra_batch is not None:
-        l_val = l_val + sr_loss(net(extra_batch["lq"]), extra_batch["gt"], hfen_weight)
+    with precision.autocast():
+        l_val = sr_loss(net(batch["lq"]), batch["gt"], hfen_weight)
+        if extra_batch is not None:
+            l_val = l_val + sr_loss(net(extra_batch["lq"]), extra_batch["gt"], hfen_weight)
+    l_val = l_val.float()
     reg, terms = alpha_loss(net.op_alphas(), ctx.epoch, ctx.num_epochs, specs)
     if regularize_betas:  # each path-logit vector on its own (they differ in length); FLOPs costs do not apply
         beta_specs = [(name, kw) for name, kw in specs if name != "flops"]
@@ -71,8 +76,9 @@ def alpha_step(net: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, s
             reg = reg + alpha_loss(b, ctx.epoch, ctx.num_epochs, beta_specs)[0]
     loss = l_val + reg
     _check_finite(loss, f"alpha-step loss (L_val {l_val.item():.4g}, penalties {reg.item():.4g})", ctx.step)
-    loss.backward(inputs=list(net.arch_parameters()))  # no weight gradients are computed here
-    optimizer.step()
+    arch = list(net.arch_parameters())
+    precision.backward(loss, arch)  # no weight gradients are computed here
+    precision.step(optimizer, arch)
     for a in net.arch_parameters():
         _check_finite(a, "alpha", ctx.step)
     return {"l_val": l_val.item(), **{f"reg_{k}": v.item() for k, v in terms.items()}}
@@ -83,9 +89,10 @@ WeightHook = Callable[[nn.Module, Batch, StepContext, float], Optional[list[Tens
 
 def weight_step(net: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, ctx: StepContext,
                 hfen_weight: float = 0.0, grad_clip: Optional[float] = None,
-                perturb: Optional["SdartsPerturbation"] = None, align: Optional["LambdaAlignment"] = None
-                ) -> dict[str, float]:
+                perturb: Optional["SdartsPerturbation"] = None, align: Optional["LambdaAlignment"] = None,
+                precision: Optional[Precision] = None) -> dict[str, float]:
     """Weight step: ``L_train`` backpropagated to the network weights only (the penalties never enter it)."""
+    precision = precision or Precision("fp32", batch["lq"].device)
     params = list(net.weight_parameters())
     optimizer.zero_grad(set_to_none=True)
     mixing = [w.detach() for w in net.mixing_weights()]
@@ -93,15 +100,16 @@ def weight_step(net: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, 
         mixing = perturb(net, batch, mixing, ctx, hfen_weight)
     if align is not None:
         mixing = [w.clone().requires_grad_(True) for w in mixing]
-    loss = sr_loss(net(batch["lq"], mixing), batch["gt"], hfen_weight)
+    with precision.autocast():
+        loss = sr_loss(net(batch["lq"], mixing), batch["gt"], hfen_weight).float()
     _check_finite(loss, "weight-step loss L_train", ctx.step)
-    loss.backward(inputs=params + (mixing if align is not None else []))
+    precision.backward(loss, params + (mixing if align is not None else []))
     out = {"l_train": loss.item()}
     if align is not None:
+        if precision.scaler is not None:
+            raise SrnasError("search.lambda_darts does not combine with fp16 loss scaling; use bf16 or fp32")
         out.update(align(net, batch, mixing, params, ctx, hfen_weight))
-    if grad_clip is not None:
-        torch.nn.utils.clip_grad_norm_(params, grad_clip)
-    optimizer.step()
+    precision.step(optimizer, params, grad_clip)
     return out
 
 
