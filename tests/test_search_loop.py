@@ -110,3 +110,31 @@ def test_fp16_needs_cuda(tmp_path):
     opt, raw = tiny_options(tmp_path, iters=2, precision="fp16")
     with pytest.raises(SrnasError, match="fp16 needs a CUDA device"):
         run_search(opt, raw, progress=False)
+
+
+def test_nonfinite_alpha_stops_with_step_and_term_and_keeps_last_good_checkpoint(tmp_path):
+    opt, raw = tiny_options(tmp_path, iters=4, optim_alpha={"type": "SGD", "lr": float("inf"), "momentum": 0.0})
+    opt = build(SearchOptions, {**raw, "logger": {**raw["logger"], "save_checkpoint_freq": 1}})
+    with pytest.raises(SrnasError, match=r"step 0: alpha is not finite.*last good checkpoint"):
+        run_search(opt, raw, progress=False)
+    assert not list_checkpoints(tmp_path / opt.name / "checkpoints")  # nothing written from the bad state
+    opt, raw = tiny_options(tmp_path, iters=4, regularizers=[{"type": "l2", "weight": float("nan")}])
+    with pytest.raises(SrnasError, match=r"step 0: alpha-step loss .*penalties nan.* is not finite"):
+        run_search(opt, raw, progress=False)
+
+
+def test_nonfinite_skip_mode_skips_the_batch(tmp_path):
+    opt, raw = tiny_options(tmp_path, iters=2, nonfinite="skip", regularizers=[{"type": "l2", "weight": float("nan")}])
+    result = run_search(opt, raw, progress=False)  # every alpha step is skipped, weight steps still run
+    after = [torch.tensor(a) for a in result.genotype.info["alphas"]]
+    assert torch.equal(after[0], initial_alphas(opt)[0])
+
+
+def test_unwritable_experiments_root_fails_before_running(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    opt, raw = tiny_options(tmp_path)
+    raw["path"]["experiments_root"] = str(blocker / "exps")
+    opt = build(SearchOptions, raw)
+    with pytest.raises(SrnasError, match="not writable|cannot"):
+        run_search(opt, raw, progress=False)
