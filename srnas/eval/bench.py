@@ -93,3 +93,36 @@ def markdown_table(results: dict[str, dict[str, float]]) -> str:
         ssim = f"{r['ssim']:.4f}" if "ssim" in r else "-"
         lines.append(f"| {name} | {r['images']} | {r['psnr']:.4f} | {ssim} | {r['seconds']:.1f} |")
     return "\n".join(lines)
+
+
+def write_report(out: str | Path, model: torch.nn.Module, scale: int, results: dict[str, dict[str, float]],
+                 weights: str | Path) -> dict:
+    """Write ``out/report.json`` and ``out/report.md``: the model, its cost (params, Mult-Adds for a 1280x720 output,
+    :mod:`srnas.eval.profile` convention) and the bench table. ``srnas report`` reads these files."""
+    import json
+
+    from srnas.eval.profile import OUTPUT_HW, profile
+    from srnas.utils.files import atomic_write_text
+
+    out = Path(out)
+    cost = profile(model, scale)
+    cfg = getattr(model, "srnas_config", {})
+    geno = cfg.get("genotype") or {}
+    report = {"weights": str(weights), "arch": cfg.get("arch"), "scale": scale, "kwargs": cfg.get("kwargs"),
+              "genotype": geno or None, "params": cost["params"], "macs": cost["macs"],
+              "macs_input_hw": list(cost["input_hw"]), "macs_output_hw": list(OUTPUT_HW), "results": results}
+    kw = cfg.get("kwargs") or {}
+    ops = geno.get("ops") or kw.get("ops")
+    size = {k: geno.get(k) or kw.get(k) for k in ("num_feat", "num_block") if geno.get(k) or kw.get(k)}
+    what = f"{cfg.get('arch')} x{scale}" + "".join(f", {k} {v}" for k, v in size.items()) + \
+        (f", ops {ops}" if ops else "")
+    lines = [f"# Benchmark: {Path(str(weights)).name}", "",
+             f"- weights: `{weights}`", f"- network: {what}",
+             f"- parameters: {cost['params']:,} ({cost['params'] / 1e3:.2f} K)",
+             f"- Mult-Adds (MACs, convs and matmuls, no bias) for a {OUTPUT_HW[1]}x{OUTPUT_HW[0]} output "
+             f"(LR {cost['input_hw'][1]}x{cost['input_hw'][0]}): {cost['macs'] / 1e9:.2f} G",
+             "- PSNR/SSIM on Y (BT.601), border = scale", "", markdown_table(results), ""]
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
+    atomic_write_text(out / "report.md", "\n".join(lines))
+    return report

@@ -1,0 +1,42 @@
+"""The pipeline option file (``srnas pipeline -opt``): search -> derive -> retrain -> bench -> export."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Optional
+
+from srnas.config.schema import apply_overrides, bounded, build, read_yaml
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage:
+    opt: str = bounded(doc="the stage's own option file (options/search/*.yml, options/train/*.yml)")
+    set: tuple[str, ...] = bounded([], doc="overrides for it, as --set key.path=value")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchStage:
+    datasets: tuple[str, ...] = bounded(["Set5"], doc="benchmark sets")
+    data_root: str = bounded("datasets/benchmark")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportStage:
+    formats: tuple[Literal["onnx", "torchscript"], ...] = bounded(["onnx", "torchscript"])
+    bench_exported: bool = bounded(True, doc="benchmark each exported file too (its PSNR must equal PyTorch's)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineOptions:
+    name: str = bounded(doc="outputs go to <experiments_root>/<name>/{search,train,export}")
+    experiments_root: str = "experiments"
+    search: Stage = bounded(doc="search stage")
+    train: Stage = bounded(doc="retraining stage; its network_g becomes the searched genotype")
+    bench: BenchStage = field(default_factory=BenchStage)
+    export: ExportStage = field(default_factory=ExportStage)
+    device: Optional[Literal["auto", "cpu", "cuda"]] = bounded(None, doc="overrides both stages' device")
+
+
+def load_pipeline_options(path: str | Path, overrides: list[str] | None = None) -> tuple[PipelineOptions, dict]:
+    raw = apply_overrides(read_yaml(path), overrides or [])
+    return build(PipelineOptions, raw, source=str(path)), raw
