@@ -50,7 +50,7 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Scheduler, total_iter
 def make_dataset(split: HRFolder, scale: int, seed: int) -> TrainDataset:
     return TrainDataset(resolve_path(split.hr_dir), scale, split.lq_patch,
                         lq_dir=None if split.lq_dir is None else resolve_path(split.lq_dir),
-                        index_range=split.index_range, augment=split.augment, seed=seed)
+                        index_range=split.index_range, augment=split.augment, seed=seed, preload=split.preload)
 
 
 def batches(dataset: TrainDataset, split: HRFolder, seed: int, stream: int, start: int, stop: int,

@@ -20,6 +20,8 @@ class HRFolder:
     batch_size: int = bounded(16, ge=1)
     num_workers: int = bounded(0, ge=0, doc="DataLoader worker processes")
     augment: bool = bounded(True, doc="random hflip, vflip and rot90")
+    preload: bool = bounded(True, doc="decode all images (and make their LR) at start-up; false: read per item "
+                                      "(big folders; give lq_dir or the LR is recomputed every time)")
 
     def __post_init__(self) -> None:
         if self.index_range is not None and not (1 <= self.index_range[0] <= self.index_range[1]):
