@@ -47,15 +47,26 @@ def progress_factory(enabled: bool, unit: str = "img") -> Optional[Callable]:
 def model_args(sp: argparse.ArgumentParser, weights_required: bool) -> None:
     """``--arch --scale --weights --genotype``: what :func:`model_from_args` needs."""
     sp.add_argument("--arch", help="imdn | dlsr (optional with --genotype)")
-    sp.add_argument("--scale", type=int, default=2, choices=[2, 3, 4], help="SR factor (default 2)")
+    sp.add_argument("--scale", type=int, default=None, choices=[2, 3, 4],
+                    help="SR factor (default: the model file's, else 2)")
     sp.add_argument("--weights", required=weights_required,
                     help="weights: an official checkpoint, a state_dict, or an srnas model/training checkpoint")
     sp.add_argument("--genotype", help="genotype JSON (options/genotypes/*.json or a search's genotype.json)")
 
 
 def model_from_args(args: argparse.Namespace):
+    """The model of ``--arch/--genotype/--weights``; ``--weights`` alone may be an srnas model file, training
+    checkpoint or experiment folder, which knows its own architecture and scale. Sets ``args.scale``."""
     from srnas.archs import create_model
 
     if args.arch is None and args.genotype is None:
-        raise SrnasError("--arch or --genotype is required")
+        if args.weights is None:
+            raise SrnasError("--arch or --genotype is required (or --weights with an srnas model file or experiment "
+                             "folder)")
+        from srnas.train.model_file import load_model_file
+
+        model = load_model_file(args.weights, scale=args.scale)
+        args.scale = model.srnas_config["scale"]
+        return model
+    args.scale = args.scale or 2
     return create_model(args.arch, scale=args.scale, weights=args.weights, genotype=args.genotype)

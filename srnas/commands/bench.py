@@ -1,7 +1,8 @@
-"""``srnas bench``: PSNR/SSIM on the benchmark sets."""
+"""``srnas bench``: PSNR/SSIM on the benchmark sets (optionally a markdown + JSON report with params and MACs)."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from srnas.commands import model_args, model_from_args, progress_factory, write_json
 
@@ -12,6 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--datasets", nargs="+", default=["Set5", "Set14", "B100", "Urban100"])
     sp.add_argument("--data-root", help="folder of <set>/HR and <set>/LR_bicubic (default: datasets/benchmark)")
     sp.add_argument("--json", help="write {set: {psnr, ssim, images}} here")
+    sp.add_argument("--report", metavar="DIR", help="write DIR/report.md and DIR/report.json: PSNR/SSIM per set, "
+                                                    "params and MACs for a 1280x720 output")
     sp.add_argument("--save-images", help="write SR images under this folder")
     sp.add_argument("--no-ssim", action="store_true", help="PSNR only (faster)")
     sp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -34,4 +37,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, results)
         print(f"results written to {args.json}")
+    if args.report:
+        from srnas.eval.bench import write_report
+
+        write_report(args.report, model, args.scale, results, args.weights)
+        print(f"report written to {Path(args.report) / 'report.md'}")
     return 0

@@ -6,7 +6,8 @@ import importlib
 
 # kind -> (module, dataclass) of the top-level options
 KINDS = {"search": ("srnas.config.search", "SearchOptions"),
-         "train": ("srnas.config.train", "TrainOptions")}
+         "train": ("srnas.config.train", "TrainOptions"),
+         "study": ("srnas.config.study", "StudyOptions")}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
