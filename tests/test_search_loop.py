@@ -125,7 +125,7 @@ def test_nonfinite_alpha_stops_with_step_and_term_and_keeps_last_good_checkpoint
 
 def test_nonfinite_skip_mode_skips_the_batch(tmp_path):
     opt, raw = tiny_options(tmp_path, iters=2, nonfinite="skip", regularizers=[{"type": "l2", "weight": float("nan")}])
-    result = run_search(opt, raw, progress=False)  # every alpha step is skipped, weight steps still run
+    result = run_search(opt, raw, progress=False)  # every iteration is skipped (its alpha step goes NaN first)
     after = [torch.tensor(a) for a in result.genotype.info["alphas"]]
     assert torch.equal(after[0], initial_alphas(opt)[0])
 
