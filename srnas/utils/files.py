@@ -23,6 +23,7 @@ def atomic_write(path: str | Path, write: Callable[[object], None], mode: str = 
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file owner-only; give it the usual permissions
         os.replace(tmp, path)
     except OSError as e:
         _unlink(tmp)
@@ -34,6 +35,12 @@ def atomic_write(path: str | Path, write: Callable[[object], None], mode: str = 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text), mode="w")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _unlink(p: str) -> None:
