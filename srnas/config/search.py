@@ -21,6 +21,7 @@ class SpaceOpt:
     primitives: Optional[tuple[str, ...]] = bounded(None, doc="candidates (alpha columns); null: the space's list")
     partial_k: int = bounded(1, ge=1, doc="SAC partial channels: ops see C/K channels (1 = full DARTS mixed op)")
     per_block_alphas: bool = bounded(False, doc="one alpha per block instead of one shared by all blocks")
+    impl: Literal["fast", "naive"] = bounded("fast", doc="mixed-op evaluation: fast (fused, exact to rounding) or naive")
 
     def __post_init__(self) -> None:
         from srnas.archs.genotype import SPACE_OPS
@@ -76,6 +77,14 @@ class Hessian:
     factor: float = bounded(1.3, gt=1)
     delta: int = bounded(4, ge=1)
     start_epoch: int = bounded(10, ge=1)
+    ada: bool = bounded(False, doc="DARTS-ADA: on the early-stop trigger roll back to the stop epoch and multiply "
+                                   "optim_w.weight_decay by mul_factor instead of stopping (needs early_stop)")
+    mul_factor: float = bounded(10.0, gt=1, doc="ada: weight-decay multiplier (R-DARTS default 3, scripts 10)")
+    max_weight_decay: float = bounded(0.03, gt=0, doc="ada: cap; at the cap triggers are ignored (R-DARTS 0.03)")
+
+    def __post_init__(self) -> None:
+        if self.ada and not self.early_stop:
+            raise SrnasError("hessian.ada: DARTS-ADA acts on the early-stop trigger; set hessian.early_stop: true")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +105,8 @@ class SearchCfg:
     lambda_darts: Optional[LambdaDarts] = None
     hessian: Optional[Hessian] = None
     grad_clip: Optional[float] = bounded(None, gt=0, doc="clip the weight gradient norm")
+    drop_path: float = bounded(0.0, ge=0, le=0.9, doc="R-DARTS(DP): drop each mixed-op output per sample with "
+                                                      "p * (e-1) / (E-1) in training mode (0 = off)")
     nonfinite: Literal["stop", "skip"] = bounded("stop", doc="a NaN/Inf loss stops the run, or skips the batch")
     precision: Literal["fp32", "bf16", "fp16"] = bounded("fp32", doc="autocast dtype (fp16: CUDA, loss scaling)")
 
@@ -151,6 +162,9 @@ class SearchOptions:
             raise SrnasError(f"name must be a plain folder name, got {self.name!r}")
         if self.search.hessian and self.search.hessian.early_stop and self.search.num_epochs < 2:
             raise SrnasError("search.hessian.early_stop needs at least 2 epochs")
+        if self.search.drop_path > 0 and self.search.lambda_darts:
+            raise SrnasError("search.drop_path: does not combine with search.lambda_darts (its finite-difference "
+                             "passes would draw different drop masks)")
 
 
 def load_search_options(path: str | Path, overrides: list[str] | None = None) -> tuple[SearchOptions, dict]:

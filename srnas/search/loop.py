@@ -26,10 +26,12 @@ from srnas.runtime import (Interrupted, Precision, batches, build_optimizer, bui
 from srnas.search.derive import top2_margin
 from srnas.search.hessian import EarlyStop, dominant_eigenvalue, hessian_wrt
 from srnas.search.plots import plot_search
+from srnas.search.rdarts import AdaRollback, ScheduledDropPath
 from srnas.search.step import (LambdaAlignment, NonFiniteError, SdartsPerturbation, StepContext, alpha_step,
                                weight_step)
 from srnas.losses import sr_loss
-from srnas.utils.checkpoint import find_latest, rng_state, save_checkpoint, seed_everything, set_rng_state
+from srnas.utils.checkpoint import (find_latest, list_checkpoints, load_checkpoint, rng_state, save_checkpoint,
+                                    seed_everything, set_rng_state)
 from srnas.utils.experiment import add_file_logger, prepare_experiment, resolve_path
 from srnas.utils.files import atomic_write_text
 
@@ -53,7 +55,7 @@ def build_supernet(opt: SearchOptions) -> torch.nn.Module:
 
     g = opt.network_g
     kw: dict[str, Any] = {"upscale": opt.scale, "partial_k": g.partial_k, "per_block_alphas": g.per_block_alphas,
-                          "seed": opt.manual_seed}
+                          "seed": opt.manual_seed, "impl": g.impl}
     for key in ("num_feat", "num_block", "primitives"):
         if getattr(g, key) is not None:
             kw[key] = tuple(getattr(g, key)) if key == "primitives" else getattr(g, key)
@@ -161,6 +163,10 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     early = EarlyStop(s.hessian.window, s.hessian.delta, s.hessian.factor, s.hessian.start_epoch) \
         if s.hessian and s.hessian.early_stop else None
     prec_w, prec_a = Precision(s.precision, device), Precision(s.precision, device)
+    drop = ScheduledDropPath(net, s.drop_path, torch.Generator().manual_seed(opt.manual_seed + 29)) \
+        if s.drop_path > 0 else None  # R-DARTS(DP)
+    ada = AdaRollback(s.hessian.mul_factor, s.hessian.max_weight_decay) if early is not None and s.hessian.ada \
+        else None
 
     main = rank == 0  # only rank 0 writes
     exp = prepare_experiment(opt.path.experiments_root, opt.name, resume, raw, option_file) if main \
@@ -173,12 +179,12 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     start = 0
     found = find_latest(ckpt_dir) if resume else None
     if opt.path.resume_state and not found:
-        from srnas.utils.checkpoint import load_checkpoint
         found = (Path(opt.path.resume_state), load_checkpoint(opt.path.resume_state))
     if resume and found is None:
         log.warning("%s: no checkpoint to resume from; starting from step 0", ckpt_dir)
-    if found is not None:
-        path, state = found
+
+    def restore(path: Path, state: dict[str, Any]) -> dict[str, Any]:
+        """Load a search checkpoint into the live objects (resume, DARTS-ADA rollback); returns its history."""
         if state.get("kind") != "search":
             raise SrnasError(f"{path}: not a search checkpoint")
         try:
@@ -192,11 +198,16 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
         sdarts_gen.set_state(state["sdarts_gen"])
         prec_w.load_state_dict(state.get("scaler_w", {}))
         prec_a.load_state_dict(state.get("scaler_a", {}))
-        history = state["history"]
         if early is not None and state.get("early_stop"):
             early.load_state_dict(state["early_stop"])
-        start = int(state["step"])
-        log.info("resumed from %s at step %d", path, start)
+        if drop is not None and state.get("drop_path_gen") is not None:
+            drop.generator.set_state(state["drop_path_gen"])
+        return state["history"]
+
+    if found is not None:
+        history = restore(*found)
+        start = int(found[1]["step"])
+        log.info("resumed from %s at step %d", found[0], start)
 
     def snapshot(step: int) -> dict[str, Any]:
         return {"kind": "search", "step": step, "model": net.state_dict(), "opt_w": opt_w.state_dict(),
@@ -204,6 +215,7 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                 "sdarts_gen": sdarts_gen.get_state(), "history": history,
                 "scaler_w": prec_w.state_dict(), "scaler_a": prec_a.state_dict(),
                 "early_stop": early.state_dict() if early else None, "world_size": world,
+                "drop_path_gen": drop.generator.get_state() if drop else None,
                 "srnas_version": 1}
 
     tb = None
@@ -233,11 +245,15 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     running: dict[str, list[float]] = {}
     stopped_early = False
     step = start
+    steps = _Steps(start, s.iters)  # DARTS-ADA can move it back
+    rollback_to = None
     try:
         with stop_signals() as signals:
-            for step in range(start, s.iters):
+            for step in steps:
                 epoch = step // s.epoch_length + 1
                 ctx = StepContext(step, epoch, s.num_epochs)
+                if drop is not None:
+                    drop.set_epoch(epoch, s.num_epochs)
                 w_batch, a_batch = next(w_iter), next(a_iter)
                 try:
                     out: dict[str, float] = {}
@@ -311,9 +327,16 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                         if tb is not None:
                             tb.add_scalar("alpha/hessian_eigenvalue", eig, done)
                         if early is not None and early.record(epoch, eig):
-                            stopped_early = True
-                            log.info("DARTS-ES: eigenvalue jump; stopping and deriving from epoch %d",
-                                     early.stop_epoch)
+                            if ada is None:
+                                stopped_early = True
+                                log.info("DARTS-ES: eigenvalue jump; stopping and deriving from epoch %d",
+                                         early.stop_epoch)
+                            elif ada.can_increase(opt_w):  # R-DARTS early_stop 3
+                                rollback_to = early.stop_epoch
+                            else:
+                                log.info("DARTS-ADA: eigenvalue jump at the maximum weight decay; continuing")
+                        if ada is not None and main:
+                            ada.save(ckpt_dir, epoch, snapshot(done), early)
                 history["elapsed"] = time.perf_counter() - t0
                 if main and (done % opt.logger.save_checkpoint_freq == 0 or done == s.iters or stopped_early or
                              signals["stop"]):
@@ -323,6 +346,35 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                                       f"continue with --resume")
                 if stopped_early:
                     break
+                if rollback_to is not None:  # DARTS-ADA: back to the stop epoch with a larger w weight decay
+                    if world > 1:
+                        torch.distributed.barrier()
+                    path = ada.path(ckpt_dir, rollback_to)
+                    entry = {"epoch": epoch, "rollback_to": rollback_to, "eigenvalues": history.get("eigenvalues")}
+                    ada_log, elapsed = history.get("ada", []) + [entry], history["elapsed"]
+                    wd = ada.weight_decay(opt_w)
+                    state = load_checkpoint(path)
+                    history = restore(path, state)
+                    history["ada"], history["elapsed"] = ada_log, elapsed
+                    entry["weight_decay"] = ada.increase(opt_w, wd)
+                    start = steps.next = int(state["step"])
+                    w_iter = batches(w_data, opt.datasets.train, opt.manual_seed, STREAM_W, start, s.iters, device)
+                    a_iter = batches(a_data, opt.datasets.arch, opt.manual_seed, STREAM_ARCH, start, s.iters, device)
+                    running, rollback_to = {}, None
+                    if main:  # drop the abandoned branch: records, checkpoints, snapshots after the stop epoch
+                        kept = [ln for ln in records_path.read_text().splitlines()
+                                if ln and json.loads(ln)["step"] <= start]
+                        atomic_write_text(records_path, "".join(k + "\n" for k in kept))
+                        for old in list_checkpoints(ckpt_dir):
+                            if int(old.stem.split("_")[1]) > start:
+                                old.unlink()
+                        ada.drop_after(ckpt_dir, entry["rollback_to"])
+                        save_checkpoint(ckpt_dir, start, snapshot(start), opt.logger.keep_checkpoints)
+                    if bar is not None:
+                        bar.n = start
+                        bar.refresh()
+                    log.info("DARTS-ADA: eigenvalue jump at epoch %d; rolled back to epoch %d with w weight decay "
+                             "%.3g", entry["epoch"], entry["rollback_to"], entry["weight_decay"])
     finally:
         if bar is not None:
             bar.close()
@@ -354,6 +406,22 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     return SearchResult(exp, genotype, step + 1, stopped_early, history["last_change_epoch"], seconds)
 
 
+class _Steps:
+    """``range(start, stop)`` whose next value can be moved (DARTS-ADA rollback)."""
+
+    def __init__(self, start: int, stop: int):
+        self.next, self.stop = start, stop
+
+    def __iter__(self) -> "_Steps":
+        return self
+
+    def __next__(self) -> int:
+        if self.next >= self.stop:
+            raise StopIteration
+        self.next += 1
+        return self.next - 1
+
+
 def _method_name(opt: SearchOptions) -> str:
     regs = [r["type"] for r in opt.search.regularizers]
     base = "SAC" if opt.network_g.partial_k > 1 and "sa" in regs else ("SA" if "sa" in regs else "DARTS")
@@ -363,7 +431,9 @@ def _method_name(opt: SearchOptions) -> str:
     if opt.search.lambda_darts:
         extra.append("Lambda-DARTS")
     if opt.search.hessian and opt.search.hessian.early_stop:
-        extra.append("DARTS-ES")
+        extra.append("DARTS-ADA" if opt.search.hessian.ada else "DARTS-ES")
+    if opt.search.drop_path > 0:
+        extra.append("DP")
     if opt.network_g.partial_k > 1 and "sa" not in regs:
         extra.append(f"PC(K={opt.network_g.partial_k})")
     return "+".join([base] + extra)

@@ -15,6 +15,11 @@ Sampling uses the module's own ``torch.Generator`` (seeded from ``seed``; its st
 extra state, so a resumed search draws the same channels). In eval mode a fixed generator is re-seeded with ``seed``
 on every forward, so supernet evaluation is deterministic. With ``K = 1`` no sampling happens and the result is the
 DARTS sum exactly.
+
+``impl`` picks how the sum is evaluated: ``"naive"`` runs every candidate and adds them up (the DARTS/DLSR reference
+loop, bit for bit); ``"fast"`` evaluates the same sum with less work (``srnas.search.fused``: linear candidates folded
+into one conv, shared tails, BN weighting folded into the BN affine), equal to the loop up to float rounding. Both
+hold the same parameters, so state dicts are interchangeable.
 """
 from __future__ import annotations
 
@@ -24,6 +29,9 @@ import torch
 from torch import Tensor, nn
 
 from srnas.archs.ops import build_op
+from srnas.search.fused import Plan, fused_forward, make_plan
+
+IMPLS = ("naive", "fast")
 
 
 def weighted_sum(x: Tensor, weights: Tensor, ops: Sequence[nn.Module]) -> Tensor:
@@ -44,22 +52,32 @@ class MixedOp(nn.Module):
         partial_k: SAC's K; 1 = plain DARTS. ``c_in`` must be divisible by K, and so must ``c_out`` when equal to
             ``c_in``.
         seed: seed of the channel-sampling generators (ignored when K = 1).
+        impl: ``"naive"`` (candidate loop, the reference) or ``"fast"`` (same sum, fused; see the module docstring).
 
     Candidate modules are ``self._ops[i]`` in primitive order (state_dict keys ``_ops.<i>.*``).
     """
 
-    def __init__(self, primitives: Sequence[str], c_in: int, c_out: int, partial_k: int = 1, seed: int = 0):
+    def __init__(self, primitives: Sequence[str], c_in: int, c_out: int, partial_k: int = 1, seed: int = 0,
+                 impl: str = "naive"):
         super().__init__()
         if partial_k < 1 or c_in % partial_k:
             raise ValueError(f"partial_k must be >= 1 and divide c_in={c_in}, got {partial_k}")
+        if impl not in IMPLS:
+            raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+        self.impl = impl
         self.primitives = tuple(primitives)
         self.c_in, self.c_out, self.k, self.seed = c_in, c_out, partial_k, seed
         self.c_sub = c_in // partial_k
         # Eq. 19: ops at width C/K; with C_in != C_out they still output the full C_out (no bypass) [I]
         op_out = self.c_sub if c_in == c_out else c_out
         self._ops = nn.ModuleList(build_op(p, self.c_sub, op_out) for p in self.primitives)
+        self._ops_out = op_out
         self._generator = torch.Generator().manual_seed(seed)
         self._eval_generator = torch.Generator()
+        self._plans: dict[bool, Plan] = {}  # fast path, per train/eval mode (BN is linear only in eval)
+        # fast path: recompute the cheap candidate heads (depthwise/pointwise convs, ReLU) in backward instead of keeping
+        # their activations: ~0.6x the memory of keeping them for a few % more time (benchmarks/search_step.py)
+        self.checkpoint = True
 
     def sample_channels(self) -> Tensor:
         """The ``C_in / K`` sampled channel indices (sorted, CPU int64) for the next forward in the current mode."""
@@ -81,12 +99,20 @@ class MixedOp(nn.Module):
             ``(N, c_out, H, W)``.
         """
         if self.k == 1:
-            return weighted_sum(x, weights, self._ops)  # SA-DARTS Eq. 1
+            return self._mix(x, weights)  # SA-DARTS Eq. 1
         idx = self.sample_channels().to(x.device)
-        y = weighted_sum(x.index_select(1, idx), weights, self._ops)  # SA-DARTS Eq. 19: sum_o w_o o(S * x)
+        y = self._mix(x.index_select(1, idx), weights)  # SA-DARTS Eq. 19: sum_o w_o o(S * x)
         if self.c_in != self.c_out:
             return y
         return x.index_copy(1, idx, y)  # + (1 - S) * x: unsampled channels pass through in place (out-of-place op)
+
+    def _mix(self, x: Tensor, weights: Tensor) -> Tensor:
+        if self.impl == "naive":
+            return weighted_sum(x, weights, self._ops)
+        plan = self._plans.get(self.training)
+        if plan is None:
+            plan = self._plans[self.training] = make_plan(self._ops)
+        return fused_forward(plan, self._ops, x, weights, self._ops_out, self.checkpoint)
 
     def get_extra_state(self) -> Any:
         return {"generator": self._generator.get_state()}
@@ -95,4 +121,5 @@ class MixedOp(nn.Module):
         self._generator.set_state(state["generator"])
 
     def extra_repr(self) -> str:
-        return f"c_in={self.c_in}, c_out={self.c_out}, partial_k={self.k}, n_ops={len(self.primitives)}"
+        return (f"c_in={self.c_in}, c_out={self.c_out}, partial_k={self.k}, n_ops={len(self.primitives)}, "
+                f"impl={self.impl}")

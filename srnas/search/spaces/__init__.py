@@ -29,6 +29,8 @@ class Supernet(nn.Module):
     num_feat: int
     num_block: int
     per_block_alphas: bool
+    impl: str = "naive"
+    channels_last: bool = False
 
     def _make_alphas(self, num_pos: int, per_block: bool) -> None:
         # DARTS / brief §1.3: alpha = 1e-3 * randn; shared by all blocks [I, method notes §5.2] or one per block
@@ -42,6 +44,12 @@ class Supernet(nn.Module):
     def slot_shapes(self) -> list[tuple[int, int]]:
         """(c_in, c_out) of each searchable position of a block, at full width."""
         raise NotImplementedError
+
+    # ---- layout -----------------------------------------------------------------------------------------------------
+    def _layout(self, x: Tensor) -> Tensor:
+        """``x`` in channels-last (NHWC) memory when ``self.channels_last`` (set with ``impl="fast"``: faster depthwise
+        and 1x1 convs in oneDNN/cuDNN); values are untouched, convs then keep the layout through the network."""
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     # ---- parameter groups -------------------------------------------------------------------------------------------
     def op_alphas(self) -> list[Tensor]:

@@ -46,20 +46,23 @@ class DLSRSupernet(Supernet):
         per_block_alphas: one (3, N_o) alpha per cell instead of one shared by all cells.
         seed: seed of the channel sampling (K > 1).
         rgb_range: the network's internal pixel range (DLSR: 255).
+        impl: how the mixed ops evaluate their sum: ``"fast"`` (fused, channels-last; equal to the loop up to float
+            rounding) or ``"naive"`` (the reference candidate loop); see :mod:`srnas.search.mixed_op`.
     """
 
     space_name = "dlsr"
 
     def __init__(self, primitives: Sequence[str] = DLSR_PRIMITIVES, num_in_ch: int = 3, num_out_ch: int = 3,
                  num_feat: int = 48, num_block: int = 6, upscale: int = 2, partial_k: int = 1,
-                 per_block_alphas: bool = False, seed: int = 0, rgb_range: float = 255.0):
+                 per_block_alphas: bool = False, seed: int = 0, rgb_range: float = 255.0, impl: str = "fast"):
         super().__init__()
         self.primitives = tuple(primitives)
         self.num_feat, self.num_block, self.upscale = num_feat, num_block, upscale
+        self.impl, self.channels_last = impl, impl == "fast"
         self.per_block_alphas, self.rgb_range = per_block_alphas, float(rgb_range)
         self.fea_conv = nn.Conv2d(num_in_ch, num_feat, 3, padding=1, bias=True)
         for b in range(num_block):
-            mrbs = [MixedOp(self.primitives, num_feat, num_feat, partial_k, slot_seed(seed, NUM_MRB * b + j))
+            mrbs = [MixedOp(self.primitives, num_feat, num_feat, partial_k, slot_seed(seed, NUM_MRB * b + j), impl)
                     for j in range(NUM_MRB)]
             setattr(self, f"B{b + 1}", DLSRCell(num_feat, mrbs))
         for i in range(3, num_block + 1):  # fusion of all earlier cells B1..B_{i-1} (brief §1.3)
@@ -88,7 +91,7 @@ class DLSRSupernet(Supernet):
             block_weights: one ``(3, N_o)`` mixing-weight tensor per cell; ``None`` = ``mixing_weights()``.
         """
         weights = self._block_weights(block_weights)
-        fea = self.fea_conv(x * self.rgb_range)  # DLSR works on [0, 255] (brief §1.3)
+        fea = self.fea_conv(self._layout(x) * self.rgb_range)  # DLSR works on [0, 255] (brief §1.3)
         cells: list[Tensor] = []
         h = fea
         for b, w in enumerate(weights):

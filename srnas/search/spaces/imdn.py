@@ -32,21 +32,24 @@ class IMDNSupernet(Supernet):
         partial_k: SAC partial-channel K (1 = DARTS).
         per_block_alphas: one (4, N_o) alpha per block instead of one shared by all blocks [I].
         seed: seed of the channel sampling (K > 1).
+        impl: how the mixed ops evaluate their sum: ``"fast"`` (fused, channels-last; equal to the loop up to float
+            rounding) or ``"naive"`` (the reference candidate loop); see :mod:`srnas.search.mixed_op`.
     """
 
     space_name = "imdn"
 
     def __init__(self, primitives: Sequence[str] = IMDN_PRIMITIVES, num_in_ch: int = 3, num_out_ch: int = 3,
                  num_feat: int = 64, num_block: int = 6, upscale: int = 2, partial_k: int = 1,
-                 per_block_alphas: bool = False, seed: int = 0):
+                 per_block_alphas: bool = False, seed: int = 0, impl: str = "fast"):
         super().__init__()
         self.primitives = tuple(primitives)
         self.num_feat, self.num_block, self.upscale = num_feat, num_block, upscale
+        self.impl, self.channels_last = impl, impl == "fast"
         self.per_block_alphas = per_block_alphas
         self.fea_conv = nn.Conv2d(num_in_ch, num_feat, 3, padding=1, bias=True)
         shapes = self.slot_shapes()
         for b in range(num_block):
-            slots = [MixedOp(self.primitives, c_in, c_out, partial_k, slot_seed(seed, len(shapes) * b + j))
+            slots = [MixedOp(self.primitives, c_in, c_out, partial_k, slot_seed(seed, len(shapes) * b + j), impl)
                      for j, (c_in, c_out) in enumerate(shapes)]
             setattr(self, f"IMDB{b + 1}", IMDModule(num_feat, slots))
         self.c = conv_lrelu(num_feat * num_block, num_feat)
@@ -65,7 +68,7 @@ class IMDNSupernet(Supernet):
             block_weights: one ``(4, N_o)`` mixing-weight tensor per block; ``None`` = ``mixing_weights()``.
         """
         weights = self._block_weights(block_weights)
-        fea = self.fea_conv(x)
+        fea = self.fea_conv(self._layout(x))
         h, outs = fea, []
         for b, w in enumerate(weights):
             h = getattr(self, f"IMDB{b + 1}")(h, w)
