@@ -3,6 +3,7 @@ stop signals."""
 from __future__ import annotations
 
 import logging
+import math
 import signal
 from contextlib import contextmanager
 from typing import Iterator, Sequence
@@ -158,18 +159,29 @@ class Precision:
     def backward(self, loss: torch.Tensor, inputs: Sequence[torch.Tensor]) -> None:
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward(inputs=list(inputs))
 
-    def step(self, optimizer: torch.optim.Optimizer, params: Sequence[torch.nn.Parameter],
-             grad_clip: float | None = None) -> None:
+    def unscale_and_clip(self, optimizer: torch.optim.Optimizer, params: Sequence[torch.nn.Parameter],
+                         grad_clip: float | None = None, norm: bool = False) -> torch.Tensor | None:
+        """Average the gradients over ranks, unscale them (fp16) and clip their norm; returns the norm (before
+        clipping) when ``grad_clip`` is set or ``norm`` is asked for."""
         allreduce_grads(params)
         if self.scaler is not None:
             self.scaler.unscale_(optimizer)
-        if grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        if grad_clip is None and not norm:
+            return None
+        return torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip is not None else math.inf)
+
+    def apply(self, optimizer: torch.optim.Optimizer) -> None:
+        """The optimizer step (fp16: skipped by the GradScaler when the gradients overflowed; the scale adapts)."""
         if self.scaler is not None:
             self.scaler.step(optimizer)
             self.scaler.update()
         else:
             optimizer.step()
+
+    def step(self, optimizer: torch.optim.Optimizer, params: Sequence[torch.nn.Parameter],
+             grad_clip: float | None = None) -> None:
+        self.unscale_and_clip(optimizer, params, grad_clip)
+        self.apply(optimizer)
 
     def state_dict(self) -> dict:
         return self.scaler.state_dict() if self.scaler is not None else {}

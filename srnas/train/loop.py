@@ -25,8 +25,8 @@ from srnas.data import BenchmarkDataset
 from srnas.errors import SrnasError
 from srnas.eval.bench import evaluate
 from srnas.losses import sr_loss
-from srnas.runtime import (Interrupted, batches, build_optimizer, build_scheduler, make_dataset, select_device,
-                           stop_signals)
+from srnas.runtime import (Interrupted, Precision, batches, build_optimizer, build_scheduler, init_distributed,
+                           make_dataset, select_device, stop_signals)
 from srnas.train.ema import ModelEma
 from srnas.train.model_file import load_pretrained, save_model_file
 from srnas.utils.checkpoint import find_latest, load_checkpoint, rng_state, save_checkpoint, seed_everything, \
@@ -66,19 +66,25 @@ def _validate(model: nn.Module, dataset: BenchmarkDataset, scale: int, device: t
 
 
 def _train_step(model: nn.Module, batch: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
-                hfen_weight: float, grad_clip: Optional[float], step: int) -> dict[str, float]:
+                hfen_weight: float, grad_clip: Optional[float], step: int,
+                precision: Optional[Precision] = None) -> dict[str, float]:
     """One step of ``L1 (+ hfen_weight * HFEN)``; raises ``_NonFinite`` before the update when the loss or the
-    gradient norm is NaN/Inf (the weights are then untouched)."""
+    gradient norm is NaN/Inf (the weights are then untouched). Under torchrun the gradients are averaged over the
+    ranks first, so every rank takes the same decision."""
+    precision = precision or Precision("fp32", batch["lq"].device)
     optimizer.zero_grad(set_to_none=True)
-    loss = sr_loss(model(batch["lq"]), batch["gt"], hfen_weight)
+    with precision.autocast():
+        sr = model(batch["lq"])
+    loss = sr_loss(sr.float(), batch["gt"], hfen_weight)
     if not torch.isfinite(loss):
         raise _NonFinite(f"step {step}: training loss is not finite ({loss.item()})")
-    loss.backward()
+    params = list(model.parameters())
+    precision.backward(loss, params)
     # DLSR retraining clips the gradient norm at 50 (brief §1.6); the norm is checked either way
-    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip is not None else math.inf)
-    if not torch.isfinite(norm):
+    norm = precision.unscale_and_clip(optimizer, params, grad_clip, norm=True)
+    if not torch.isfinite(norm) and precision.scaler is None:  # fp16: the GradScaler skips the step, lowers the scale
         raise _NonFinite(f"step {step}: gradient norm is not finite ({norm.item()})")
-    optimizer.step()
+    precision.apply(optimizer)
     return {"l_pix": loss.item(), "grad_norm": norm.item()}
 
 
@@ -100,7 +106,11 @@ def run_train(opt: TrainOptions, raw: dict, option_file: Optional[str] = None, r
         Interrupted: SIGINT/SIGTERM (a checkpoint was written first).
     """
     t = opt.train
+    rank, world = init_distributed(opt.device)  # torchrun: each rank its shard of the batch, gradients averaged
     device = select_device(opt.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", torch.cuda.current_device())
+    precision = Precision(t.precision, device)
     seed_everything(opt.manual_seed)
     # everything that can fail on bad input comes before the experiment folder is touched
     data = make_dataset(opt.datasets.train, opt.scale, opt.manual_seed)
@@ -120,6 +130,10 @@ def run_train(opt: TrainOptions, raw: dict, option_file: Optional[str] = None, r
                         p.param_key_g)
         log.info("initialized from %s", p.pretrain_network_g)
     model.to(device).train()
+    if t.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if world > 1 and device.type == "cuda":  # BatchNorm (IMDN-space _bn ops): statistics over all ranks
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     params = sum(p.numel() for p in model.parameters())
     optimizer = build_optimizer(list(model.parameters()), t.optim_g, t.optim_g.weight_decay or 0.0)
     sched = build_scheduler(optimizer, t.scheduler, t.total_iter)
@@ -140,12 +154,17 @@ def run_train(opt: TrainOptions, raw: dict, option_file: Optional[str] = None, r
             raise SrnasError(f"{path}: checkpoint does not match network_g ({str(e).splitlines()[0]})") from None
         optimizer.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
+        precision.load_state_dict(state.get("scaler", {}))
         set_rng_state(state["rng"])
         history = state["history"]
         start = int(state["step"])
 
-    exp = prepare_experiment(opt.path.experiments_root, opt.name, resume, raw, option_file)
-    handler = add_file_logger(exp, "train")
+    main = rank == 0  # only rank 0 writes, validates and logs
+    exp = prepare_experiment(opt.path.experiments_root, opt.name, resume, raw, option_file) if main \
+        else Path(opt.path.experiments_root) / opt.name
+    if world > 1:
+        torch.distributed.barrier()
+    handler = add_file_logger(exp, "train") if main else None
     ckpt_dir, models_dir = exp / "checkpoints", exp / "models"
     if resume and found is None:
         log.warning("%s: no checkpoint to resume from; starting from iteration 0", ckpt_dir)
@@ -154,9 +173,9 @@ def run_train(opt: TrainOptions, raw: dict, option_file: Optional[str] = None, r
     log.info("network %s x%d: %d parameters; %d iterations", model.srnas_config["arch"], opt.scale, params,
              t.total_iter)
     records_path = exp / "val.jsonl"
-    if start == 0 and records_path.exists():
+    if main and start == 0 and records_path.exists():
         records_path.unlink()
-    elif records_path.exists():  # drop records written after the checkpoint we resumed from
+    elif main and records_path.exists():  # drop records written after the checkpoint we resumed from
         kept = [ln for ln in records_path.read_text().splitlines() if ln and json.loads(ln)["step"] <= start]
         atomic_write_text(records_path, "".join(k + "\n" for k in kept))
     evaluated = ema.module if ema is not None else model  # BasicSR validates and saves params_ema when enabled
@@ -164,15 +183,16 @@ def run_train(opt: TrainOptions, raw: dict, option_file: Optional[str] = None, r
     def snapshot(step: int) -> dict[str, Any]:
         return {"kind": "train", "step": step, "model": model.state_dict(),
                 "model_ema": ema.state_dict() if ema is not None else None, "optimizer": optimizer.state_dict(),
-                "scheduler": sched.state_dict(), "rng": rng_state(), "history": history,
+                "scheduler": sched.state_dict(), "scaler": precision.state_dict(), "rng": rng_state(),
+                "history": history, "world_size": world,
                 "srnas_config": model.srnas_config, "srnas_version": 1}
 
     tb = None
-    if opt.logger.use_tb_logger:
+    if opt.logger.use_tb_logger and main:
         from torch.utils.tensorboard import SummaryWriter
         tb = SummaryWriter(str(exp / "tb"))
     bar = None
-    if progress:
+    if progress and main:
         from tqdm import tqdm
         bar = tqdm(total=t.total_iter, initial=start, desc=f"train {opt.name}", unit="it", dynamic_ncols=True)
     t0 = time.perf_counter() - float(history.get("elapsed", 0.0))
@@ -184,7 +204,9 @@ def run_train(opt: TrainOptions, raw: dict, option_file: Optional[str] = None, r
                                                  t.total_iter, device), start=start):
                 done = step + 1
                 try:
-                    out = _train_step(model, batch, optimizer, t.loss.hfen_weight, t.grad_clip, done)
+                    if t.channels_last:
+                        batch["lq"] = batch["lq"].contiguous(memory_format=torch.channels_last)
+                    out = _train_step(model, batch, optimizer, t.loss.hfen_weight, t.grad_clip, done, precision)
                 except _NonFinite as e:
                     if t.nonfinite == "stop":
                         raise SrnasError(f"{e}; stopped. The last good checkpoint is kept in {ckpt_dir} "
@@ -201,16 +223,20 @@ def run_train(opt: TrainOptions, raw: dict, option_file: Optional[str] = None, r
                     bar.update(1)
                     if out:
                         bar.set_postfix(l_pix=f"{out['l_pix']:.4f}")
-                if done % opt.logger.print_freq == 0:
+                if world > 1:  # a signal seen by any rank stops all of them at the same step
+                    flag = torch.tensor([float(signals["stop"])], device=device)
+                    torch.distributed.all_reduce(flag)
+                    signals["stop"] = bool(flag.item())
+                if done % opt.logger.print_freq == 0 and main:
                     _log_running(running, done, t.total_iter, sched.get_last_lr()[0], tb)
                     running = {}
-                if val_data is not None and (done % opt.datasets.val.every == 0 or done == t.total_iter):
+                if main and val_data is not None and (done % opt.datasets.val.every == 0 or done == t.total_iter):
                     rec = {"step": done, **_validate(evaluated, val_data, opt.scale, device)}
                     _record_validation(rec, history, evaluated, models_dir, records_path, tb)
                 history["elapsed"] = time.perf_counter() - t0
                 if callback is not None:
                     callback(done, out)
-                if done % opt.logger.save_checkpoint_freq == 0 or done == t.total_iter or signals["stop"]:
+                if main and (done % opt.logger.save_checkpoint_freq == 0 or done == t.total_iter or signals["stop"]):
                     save_model_file(models_dir / "net_latest.pth", evaluated, done,
                                     (history["last_val"] or {}).get("psnr"), ema=ema is not None)
                     save_checkpoint(ckpt_dir, done, snapshot(done), opt.logger.keep_checkpoints)
@@ -222,9 +248,12 @@ def run_train(opt: TrainOptions, raw: dict, option_file: Optional[str] = None, r
             bar.close()
         if tb is not None:
             tb.close()
-        logging.getLogger("srnas").removeHandler(handler)
+        if handler is not None:
+            logging.getLogger("srnas").removeHandler(handler)
 
     seconds = time.perf_counter() - t0
+    if world > 1:
+        torch.distributed.barrier()
     final = history["last_val"] if history["last_val"] and history["last_val"]["step"] == t.total_iter else None
     results = {"name": opt.name, "arch": model.srnas_config["arch"], "scale": opt.scale, "params": params,
                "iterations": t.total_iter, "seconds": round(seconds, 1), "ema": ema is not None,
@@ -234,6 +263,9 @@ def run_train(opt: TrainOptions, raw: dict, option_file: Optional[str] = None, r
                "skipped_iterations": history["skipped"],
                "best_model": str(models_dir / "net_best.pth") if history["best_step"] else None,
                "latest_model": str(models_dir / "net_latest.pth")}
+    if not main:
+        return TrainResult(exp, done, history["best_psnr"], history["best_step"], results["final_psnr"], seconds,
+                           params)
     atomic_write_text(exp / "results.json", json.dumps(results, indent=2) + "\n")
     best = f", best {history['best_psnr']:.3f} dB at {history['best_step']}" if history["best_step"] else ""
     log.info("done: %d iterations in %.0f s%s; results in %s", t.total_iter, seconds, best, exp / "results.json")

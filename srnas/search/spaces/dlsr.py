@@ -48,13 +48,16 @@ class DLSRSupernet(Supernet):
         rgb_range: the network's internal pixel range (DLSR: 255).
         impl: how the mixed ops evaluate their sum: ``"fast"`` (fused, channels-last; equal to the loop up to float
             rounding) or ``"naive"`` (the reference candidate loop); see :mod:`srnas.search.mixed_op`.
+        recompute: fast path: recompute the mixed ops' cheap candidate heads in backward (about half the step's peak
+            memory for a few % more time).
     """
 
     space_name = "dlsr"
 
     def __init__(self, primitives: Sequence[str] = DLSR_PRIMITIVES, num_in_ch: int = 3, num_out_ch: int = 3,
                  num_feat: int = 48, num_block: int = 6, upscale: int = 2, partial_k: int = 1,
-                 per_block_alphas: bool = False, seed: int = 0, rgb_range: float = 255.0, impl: str = "fast"):
+                 per_block_alphas: bool = False, seed: int = 0, rgb_range: float = 255.0, impl: str = "fast",
+                 recompute: bool = False):
         super().__init__()
         self.primitives = tuple(primitives)
         self.num_feat, self.num_block, self.upscale = num_feat, num_block, upscale
@@ -64,6 +67,8 @@ class DLSRSupernet(Supernet):
         for b in range(num_block):
             mrbs = [MixedOp(self.primitives, num_feat, num_feat, partial_k, slot_seed(seed, NUM_MRB * b + j), impl)
                     for j in range(NUM_MRB)]
+            for m in mrbs:
+                m.recompute = recompute
             setattr(self, f"B{b + 1}", DLSRCell(num_feat, mrbs))
         for i in range(3, num_block + 1):  # fusion of all earlier cells B1..B_{i-1} (brief §1.3)
             setattr(self, f"c{i}", conv_lrelu((i - 1) * num_feat, num_feat))
