@@ -136,10 +136,11 @@ class _Stages:
         self.data["stages"][key] = {"seconds": round(seconds, 1), **info}
         self.save()
 
-    def save(self, finished: bool = False) -> None:
+    def save(self, finished: bool = False, ended: bool = False) -> None:
         call = self.data["calls"][-1]
         call["seconds"] = round(time.perf_counter() - self.t0, 1)
         call["finished"] = finished
+        call["ended"] = ended  # False after the call: killed (its time after the last finished stage is lost)
         load = round(os.getloadavg()[0], 1)  # other processes on the machine inflate the wall times
         call["load_min"] = min(call.get("load_min", load), load)
         call["load_max"] = max(call.get("load_max", load), load)
@@ -337,7 +338,7 @@ def run_study(opt: StudyOptions, raw: dict, option_file: Optional[str] = None, c
                     _run(opt, a, seed, root, stages, progress, sets, images, device)
         finished = True
     finally:
-        stages.save(finished=finished)
+        stages.save(finished=finished, ended=True)
     return write_study_report(opt, root, archs, missing, option_file, command, publish)
 
 
@@ -459,6 +460,8 @@ def _markdown(data: dict[str, Any], png: str = "study.png") -> str:
               f"- wall time: {wall / 3600:.2f} h ({wall:.0f} s over {data['calls']} call(s)) on {data['machine']}"
               + (f"; 1-min load average {lo}-{hi} during the calls (a load above the core count means other "
                  "processes shared the cores: wall times are inflated)" if lo is not None else ""),
+              *([f"- {data['killed_calls']} call(s) were killed without a traceback: their time after their last "
+                 "finished stage is not counted"] if data["killed_calls"] else []),
               f"- fairness: {FAIRNESS}",
               f"- training: `{data['train']['opt']}` + {data['train']['set'] or 'no overrides'}; "
               f"{data['train']['iterations']} iterations per run (an iteration budget; wall times below); "
@@ -580,6 +583,7 @@ def write_study_report(opt: StudyOptions, root: Path, archs: Optional[list[Arch]
         "train": {"opt": opt.train.opt, "set": list(opt.train.set), "iterations": iters[0] if len(iters) == 1
                   else iters},
         "wall_seconds": round(sum(c["seconds"] for c in stages["calls"]), 1), "calls": len(stages["calls"]),
+        "killed_calls": sum(not c.get("ended", False) for c in stages["calls"][:-1]) if stages["calls"] else 0,
         "load_average": [min((c["load_min"] for c in stages["calls"] if "load_min" in c), default=None),
                          max((c["load_max"] for c in stages["calls"] if "load_max" in c), default=None)],
         "machine": device, "stages": stages["stages"], "pending": pending, "spaces": [], "comparisons": []}
