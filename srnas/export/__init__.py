@@ -7,8 +7,6 @@ leaves no file behind.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -23,6 +21,7 @@ from srnas.export.onnx import DEFAULT_OPSET, OnnxModel, export_onnx, load_onnx
 from srnas.export.parity import (CHECK_SIZES, PARITY_TOL, TRACE_SIZE, check_parity, default_check_image, image_crops,
                                  max_abs_diff)
 from srnas.export.torchscript import export_torchscript, is_torchscript_file, load_torchscript
+from srnas.utils.files import atomic_path
 
 FORMATS = {"onnx": (".onnx",), "torchscript": (".pt", ".ts")}
 
@@ -53,15 +52,6 @@ def format_from_suffix(path: str | Path) -> str:
         if suffix in suffixes:
             return fmt
     raise SrnasError(f"{path}: cannot tell the format from the extension (.onnx, .pt, .ts); pass --format")
-
-
-def _finish(path: str) -> None:
-    """fsync, and the usual permissions (mkstemp creates files readable by their owner only)."""
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def export_model(model: nn.Module, out: str | Path, fmt: str, opset: int = DEFAULT_OPSET, force: bool = False,
@@ -97,13 +87,7 @@ def export_model(model: nn.Module, out: str | Path, fmt: str, opset: int = DEFAU
     with torch.no_grad():
         scale = reference(example).shape[-1] // example.shape[-1]
     meta = {"scale": int(scale), "srnas_config": getattr(model, "srnas_config", None)}
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(fd)
-    except OSError as e:
-        raise SrnasError(f"{out}: cannot write ({e.strerror or e})") from None
-    try:
+    with atomic_path(out) as tmp:  # the file appears only after the parity check passed
         if fmt == "onnx":
             exporter = export_onnx(net, tmp, example, opset, meta)
             loaded = load_onnx(tmp)
@@ -112,12 +96,5 @@ def export_model(model: nn.Module, out: str | Path, fmt: str, opset: int = DEFAU
             export_torchscript(net, tmp, example, meta)
             loaded = load_torchscript(tmp)
         diff = check_parity(reference, loaded, inputs, tol, what=str(out))
-        _finish(tmp)
-        os.replace(tmp, out)
-    except OSError as e:
-        raise SrnasError(f"{out}: write failed ({e.strerror or e})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     sizes = tuple((int(x.shape[-2]), int(x.shape[-1])) for x in inputs)
     return ExportResult(out, fmt, exporter, opset, out.stat().st_size, diff, sizes, folded, int(scale))

@@ -4,33 +4,41 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from srnas.errors import SrnasError
 
 
-def atomic_write(path: str | Path, write: Callable[[object], None], mode: str = "wb") -> None:
-    """Call ``write(fileobj)`` on a temp file beside ``path``, fsync, then rename it to ``path``."""
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[str]:
+    """A temporary file name beside ``path`` for writers that take a file name (ONNX, TorchScript): when the block
+    ends cleanly the file is fsynced, given the usual permissions and renamed to ``path``; otherwise it is removed
+    and ``path`` is untouched. OSErrors become one-line SrnasErrors naming ``path``."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
     except OSError as e:
         raise SrnasError(f"{path}: cannot write ({e.strerror or e})") from None
     try:
-        with os.fdopen(fd, mode) as f:
-            write(f)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file owner-only; give it the usual permissions
         os.replace(tmp, path)
     except OSError as e:
-        _unlink(tmp)
         raise SrnasError(f"{path}: write failed ({e.strerror or e})") from None
-    except BaseException:
-        _unlink(tmp)
-        raise
+    finally:
+        _unlink(tmp)  # a no-op after the rename
+
+
+def atomic_write(path: str | Path, write: Callable[[object], None], mode: str = "wb") -> None:
+    """Call ``write(fileobj)`` on a temp file beside ``path``, fsync, then rename it to ``path``."""
+    with atomic_path(path) as tmp, open(tmp, mode) as f:
+        write(f)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
