@@ -81,3 +81,19 @@ def test_invalid_yaml_reports_the_line(tmp_path):
 def test_unknown_cli_flag_exits_2(capsys):
     assert main(["search", "-opt", "x.yml", "--frobnicate"]) == 2
     assert "unrecognized arguments: --frobnicate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("loader, path", [
+    ("srnas.config.search:load_search_options", "options/search/quickstart.yml"),
+    ("srnas.config.train:load_train_options", "options/train/quickstart.yml"),
+    ("srnas.config.pipeline:load_pipeline_options", "options/pipeline/quickstart.yml"),
+    ("srnas.config.study:load_study_options", "options/study/cpu_t91_x2.yml"),
+])
+@pytest.mark.parametrize("name", ["a/b", "..", "''"])
+def test_every_option_file_kind_rejects_a_name_that_is_not_a_folder_name(loader, path, name):
+    import importlib
+
+    module, func = loader.split(":")
+    load = getattr(importlib.import_module(module), func)
+    with pytest.raises(SrnasError, match="name"):
+        load(REPO / path, [f"name={name}"])

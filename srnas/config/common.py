@@ -9,6 +9,12 @@ from srnas.config.schema import bounded
 from srnas.errors import SrnasError
 
 
+def check_experiment_name(name: str) -> None:
+    """``name`` (a top-level option) becomes a folder under the experiments root: one plain folder name."""
+    if not name or "/" in name or name in (".", ".."):
+        raise SrnasError(f"name must be a plain folder name, got {name!r}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class HRFolder:
     """A training split over a folder of HR images (DIV2K/DF2K/T91 layout)."""

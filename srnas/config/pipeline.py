@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
 
+from srnas.config.common import check_experiment_name
 from srnas.config.schema import apply_overrides, bounded, build, read_yaml
 
 
@@ -35,6 +36,9 @@ class PipelineOptions:
     bench: BenchStage = field(default_factory=BenchStage)
     export: ExportStage = field(default_factory=ExportStage)
     device: Optional[Literal["auto", "cpu", "cuda"]] = bounded(None, doc="overrides both stages' device")
+
+    def __post_init__(self) -> None:
+        check_experiment_name(self.name)
 
 
 def load_pipeline_options(path: str | Path, overrides: list[str] | None = None) -> tuple[PipelineOptions, dict]:

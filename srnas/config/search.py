@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from srnas.config.common import Device, HRFolder, Logger, Optim, Paths, Scheduler, ValSet
+from srnas.config.common import Device, HRFolder, Logger, Optim, Paths, Scheduler, ValSet, check_experiment_name
 from srnas.config.schema import apply_overrides, bounded, build, read_yaml
 from srnas.errors import SrnasError
 
@@ -162,8 +162,7 @@ class SearchOptions:
     path: Paths = field(default_factory=Paths)
 
     def __post_init__(self) -> None:
-        if not self.name or "/" in self.name or self.name in (".", ".."):
-            raise SrnasError(f"name must be a plain folder name, got {self.name!r}")
+        check_experiment_name(self.name)
         if self.search.hessian and self.search.hessian.early_stop and self.search.num_epochs < 2:
             raise SrnasError("search.hessian.early_stop needs at least 2 epochs")
         if self.search.drop_path > 0 and self.search.lambda_darts:

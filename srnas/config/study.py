@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
 
+from srnas.config.common import check_experiment_name
 from srnas.config.schema import apply_overrides, bounded, build, read_yaml
 from srnas.errors import SrnasError
 
@@ -120,8 +121,7 @@ class StudyOptions:
     bench: StudyBench = field(default_factory=StudyBench)
 
     def __post_init__(self) -> None:
-        if not self.name or "/" in self.name or self.name in (".", ".."):
-            raise SrnasError(f"name must be a plain folder name, got {self.name!r}")
+        check_experiment_name(self.name)
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
             raise SrnasError(f"seeds: need one or more distinct seeds >= 0, got {list(self.seeds)}")
         if not self.spaces:

@@ -14,7 +14,7 @@ from typing import Any, Literal, Optional
 
 from torch import nn
 
-from srnas.config.common import Device, HRFolder, Logger, Optim, Paths, Scheduler, ValSet
+from srnas.config.common import Device, HRFolder, Logger, Optim, Paths, Scheduler, ValSet, check_experiment_name
 from srnas.config.schema import apply_overrides, bounded, build, read_yaml
 from srnas.config.search import Loss
 from srnas.errors import SrnasError
@@ -94,8 +94,7 @@ class TrainOptions:
     path: TrainPaths = field(default_factory=TrainPaths)
 
     def __post_init__(self) -> None:
-        if not self.name or "/" in self.name or self.name in (".", ".."):
-            raise SrnasError(f"name must be a plain folder name, got {self.name!r}")
+        check_experiment_name(self.name)
         if self.path.pretrain_skip_upsampler and self.path.pretrain_network_g is None:
             raise SrnasError("path.pretrain_skip_upsampler: needs path.pretrain_network_g")
         model = build_network(self.network_g, self.scale)  # fail on a bad network_g now, not after data loading
