@@ -44,6 +44,15 @@ def progress_factory(enabled: bool, unit: str = "img") -> Optional[Callable]:
     return partial(tqdm, unit=unit, leave=False, dynamic_ncols=True)
 
 
+def option_file_args(sp: argparse.ArgumentParser, opt_help: str, resume: bool = False) -> None:
+    """``-opt FILE --set KEY=VALUE [--resume] --no-progress``: the BasicSR-style option-file commands."""
+    sp.add_argument("-opt", "--opt", required=True, help=opt_help)
+    sp.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE", help="override an option")
+    if resume:
+        sp.add_argument("--resume", action="store_true", help="continue experiments/<name> from its latest checkpoint")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
 def model_args(sp: argparse.ArgumentParser, weights_required: bool) -> None:
     """``--arch --scale --weights --genotype``: what :func:`model_from_args` needs."""
     sp.add_argument("--arch", help="imdn | dlsr (optional with --genotype)")

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 
+from srnas.commands import option_file_args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     sp = sub.add_parser("pipeline", help="search, retrain, bench and export in one command (resumable)")
-    sp.add_argument("-opt", "--opt", required=True, help="pipeline option file (options/pipeline/*.yml)")
-    sp.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE", help="override an option")
-    sp.add_argument("--no-progress", action="store_true")
+    option_file_args(sp, "pipeline option file (options/pipeline/*.yml)")
     sp.set_defaults(func=run)
 
 

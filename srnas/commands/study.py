@@ -4,14 +4,14 @@ from __future__ import annotations
 import argparse
 import shlex
 
+from srnas.commands import option_file_args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     sp = sub.add_parser("study", help="search, random and hand-designed baselines retrained alike; report (resumable)")
-    sp.add_argument("-opt", "--opt", required=True, help="study option file (options/study/*.yml)")
-    sp.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE", help="override an option")
+    option_file_args(sp, "study option file (options/study/*.yml)")
     sp.add_argument("--report-only", action="store_true", help="run nothing; report what is done and what is left")
     sp.add_argument("--publish", metavar="DIR", help="also write DIR/study_<name>.{md,json,png} (experiments/reports)")
-    sp.add_argument("--no-progress", action="store_true")
     sp.set_defaults(func=run)
 
 

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import argparse
 
+from srnas.commands import option_file_args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     sp = sub.add_parser("train", help="retrain a network: srnas train -opt options/train/quickstart.yml")
-    sp.add_argument("-opt", "--opt", required=True, help="training option file (YAML)")
-    sp.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE", help="override an option")
-    sp.add_argument("--resume", action="store_true", help="continue experiments/<name> from its latest checkpoint")
-    sp.add_argument("--no-progress", action="store_true")
+    option_file_args(sp, "training option file (YAML)", resume=True)
     sp.set_defaults(func=run)
 
 
