@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import signal
+import warnings
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
@@ -37,6 +38,15 @@ def build_optimizer(params: Sequence[torch.nn.Parameter], cfg: Optim, weight_dec
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=weight_decay)
     cls = torch.optim.AdamW if cfg.type == "AdamW" else torch.optim.Adam
     return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=weight_decay)
+
+
+def step_scheduler(sched, skipped: bool) -> None:
+    """Advance the per-iteration schedule. A skipped (non-finite) iteration advances it too, so the schedule stays
+    tied to the iteration count; torch's warning about a scheduler step with no optimizer step is expected then."""
+    with warnings.catch_warnings():
+        if skipped:
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
+        sched.step()
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, cfg: Scheduler, total_iters: int):

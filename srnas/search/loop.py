@@ -22,7 +22,7 @@ from srnas.errors import SrnasError
 from srnas.eval.bench import evaluate
 from srnas.registry import SPACES
 from srnas.runtime import (Interrupted, Precision, batches, build_optimizer, build_scheduler, init_distributed,
-                           make_dataset, select_device, stop_signals)
+                           make_dataset, select_device, step_scheduler, stop_signals)
 from srnas.search.derive import top2_margin
 from srnas.search.hessian import EarlyStop, dominant_eigenvalue, hessian_wrt
 from srnas.search.plots import plot_search
@@ -281,7 +281,7 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                     opt_w.zero_grad(set_to_none=True)
                     opt_a.zero_grad(set_to_none=True)
                     out = {}
-                sched.step()
+                step_scheduler(sched, skipped=not out)
                 for k, v in out.items():
                     running.setdefault(k, []).append(v)
                 done = step + 1

@@ -26,7 +26,7 @@ from srnas.errors import SrnasError
 from srnas.eval.bench import evaluate
 from srnas.losses import sr_loss
 from srnas.runtime import (Interrupted, Precision, batches, build_optimizer, build_scheduler, init_distributed,
-                           make_dataset, select_device, stop_signals)
+                           make_dataset, select_device, step_scheduler, stop_signals)
 from srnas.train.ema import ModelEma
 from srnas.train.model_file import load_pretrained, save_model_file
 from srnas.utils.checkpoint import find_latest, load_checkpoint, rng_state, save_checkpoint, seed_everything, \
@@ -214,7 +214,7 @@ def run_train(opt: TrainOptions, raw: dict, option_file: Optional[str] = None, r
                     log.warning("%s: batch skipped", e)
                     history["skipped"] += 1
                     out = {}
-                sched.step()
+                step_scheduler(sched, skipped=not out)
                 if ema is not None and out:
                     ema.update(model)
                 for k, v in out.items():
