@@ -48,4 +48,4 @@ def test_hand_written_verdicts_are_kept_above_the_generated_line():
     kept = (REPRO / "verdicts" / "repro_hessian.md").read_text().strip()
     assert kept.startswith("**R-DARTS' growth: not observed at this scale.**")
     assert common.verdict("repro_hessian", "numbers.") == f"{kept}\n\nGenerated from the tables above: numbers."
-    assert common.verdict("repro_skip_init", "numbers.") == "numbers."  # no hand-written verdict
+    assert common.verdict("repro_not_written_yet", "numbers.") == "numbers."  # no hand-written verdict
