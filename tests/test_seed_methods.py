@@ -140,6 +140,7 @@ def test_rdarts_logs_eigenvalues_and_early_stop_derives_the_rollback_epoch(tmp_p
     eig = history["eigenvalues"]
     assert [e for e, _ in eig] == list(range(1, len(eig) + 1))
     assert all(isinstance(v, float) and v == v for _, v in eig)
+    assert result.genotype.info["hessian_eigenvalues"] == [list(e) for e in eig]  # also in genotype.json
     rises = [i for i in range(1, len(eig)) if eig[i][1] / eig[i - 1][1] > 1.000001]  # R-DARTS: LA_now / LA_before
     assert rises, f"no eigenvalue rise to trigger on: {eig}"  # this seed and size do rise (checked)
     stop = eig[rises[0] - 1][0]

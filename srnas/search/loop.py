@@ -395,6 +395,8 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
             "stopped_early_at_epoch": early.stop_epoch if stopped_early else None,
             "alphas": [a.detach().cpu().tolist() for a in net.op_alphas()],
             "betas": [b.detach().cpu().tolist() for b in net.path_alphas()]}
+    if s.hessian:  # R-DARTS: [epoch, dominant eigenvalue] of every evaluation, also in TensorBoard and the log
+        info["hessian_eigenvalues"] = history.get("eigenvalues", [])
     genotype = Genotype.make(genotype.space, genotype.ops, genotype.num_feat, genotype.num_block,
                              genotype.connections, scale=opt.scale, primitives=net.primitives, info=info)
     if world > 1:
