@@ -286,6 +286,24 @@ def wall_line(runs: Sequence[Run], args: argparse.Namespace, per_run_note: str =
             f"{per_run_note}; this invocation {now:.1f} min).")
 
 
+def report_head(title: str, claim: str, setup_md: str, report: str, args: argparse.Namespace, runs: Sequence[Run],
+                command_note: str = "", wall_note: str = "") -> str:
+    """The common top of a report: title, claim, setup, the command that reproduces it and the wall time."""
+    return f"""# Reproduction: {title}
+
+{claim}
+
+{setup_md}
+
+Command (resumable; reruns skip finished runs{command_note}):
+
+```
+{command_line(report + ".py", args)}
+```
+
+{wall_line(runs, args, wall_note)}"""
+
+
 def verdict(report: str, summary: str) -> str:
     """The Verdict section: the hand-written verdict of ``verdicts/<report>.md`` (if any), then the line generated
     from the numbers of this invocation."""

@@ -85,19 +85,17 @@ def main(argv=None) -> Path:
         last, _ = C.mean_std([list(eig(r).values())[-1] for r in mine if eig(r)])
         summary.append(f"{label}: eigenvalue {first:.2e} at the first evaluation -> {last:.2e} at the last "
                        f"(ratio {C.pm(ratios, '.2f')}, n = {len(mine)})")
-    md = f"""# Reproduction: dominant Hessian eigenvalue of L_val in alpha over the search
-
-{CLAIM}
-
-{setup(args)}
-
-Command (resumable; reruns skip finished runs, and the DARTS / SA runs are shared with `repro_top2_margin.py`):
-
-```
-{C.command_line(REPORT + ".py", args)}
-```
-
-{C.wall_line(runs, args, f", {args.epochs // 2} Hessians each included")}
+    head = C.report_head(
+        "dominant Hessian eigenvalue of L_val in alpha over the search",
+        CLAIM,
+        setup(args),
+        REPORT,
+        args,
+        runs,
+        command_note=", and the DARTS / SA runs are shared with `repro_top2_margin.py`",
+        wall_note=f", {args.epochs // 2} Hessians each included",
+    )
+    md = f"""{head}
 
 ## Results
 

@@ -127,19 +127,15 @@ def main(argv=None) -> Path:
         diff = f" (softmax(alpha) up to {max(d for _, d in vs):.1e} away)" if vs and c != 0.0 else ""
         summary.append(f"{name}: ops differ from c = 0 in {differ} seeds{diff}, final margin {margin}, beta spread "
                        f"{spr}, Set5 {psnr} dB (n = {len(mine)})")
-    md = f"""# Reproduction: negative alpha initialisation for plain DARTS (SA-DARTS Table 8)
-
-{CLAIM}
-
-{setup(args)}
-
-Command (resumable; reruns skip finished runs):
-
-```
-{C.command_line(REPORT + ".py", args)}
-```
-
-{C.wall_line(runs, args)}
+    head = C.report_head(
+        "negative alpha initialisation for plain DARTS (SA-DARTS Table 8)",
+        CLAIM,
+        setup(args),
+        REPORT,
+        args,
+        runs,
+    )
+    md = f"""{head}
 
 ## Results
 

@@ -125,19 +125,15 @@ def main(argv=None) -> Path:
         first_txt = f", first at epoch {mean_first} on average" if took else ""
         summary.append(f"{label}: a parametric op overtook skip in {len(took)}/{n} rows{first_txt} and was ahead at "
                        f"the end in {held}/{n} (final beta_skip {skip})")
-    md = f"""# Reproduction: recovery from a skip-biased initialisation (SA-DARTS Fig. 4)
-
-{CLAIM}
-
-{setup(args, warmup)}
-
-Command (resumable; reruns skip finished runs):
-
-```
-{C.command_line(REPORT + ".py", args)}
-```
-
-{C.wall_line(runs, args)}
+    head = C.report_head(
+        "recovery from a skip-biased initialisation (SA-DARTS Fig. 4)",
+        CLAIM,
+        setup(args, warmup),
+        REPORT,
+        args,
+        runs,
+    )
+    md = f"""{head}
 
 ## Results
 

@@ -84,19 +84,16 @@ def main(argv=None) -> Path:
                              C.pm([r.summary["psnr_set5"] for r in mine], ".3f")])
         summary.append(f"{label}: margin {C.pm(margins, '.1e')}, {changes:.1f} genotype changes, last change at "
                        f"epoch {last:.1f} (n = {len(mine)})")
-    md = f"""# Reproduction: top-2 alpha margin at the end of the search (SA-DARTS Table 1)
-
-{CLAIM}
-
-{setup(args)}
-
-Command (resumable; reruns skip finished runs):
-
-```
-{C.command_line(REPORT + ".py", args)}
-```
-
-{C.wall_line(runs, args, ", Hessian logging included")}
+    head = C.report_head(
+        "top-2 alpha margin at the end of the search (SA-DARTS Table 1)",
+        CLAIM,
+        setup(args),
+        REPORT,
+        args,
+        runs,
+        wall_note=", Hessian logging included",
+    )
+    md = f"""{head}
 
 ## Results
 
