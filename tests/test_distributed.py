@@ -27,17 +27,23 @@ def _run(cmd, cwd):
     assert r.returncode == 0, r.stderr[-3000:]
 
 
-@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
-def test_two_process_search_equals_single_process(tmp_path, repo_dir):
+def _single_and_ddp(tmp_path, repo_dir, command: str, options: str) -> tuple[dict, dict]:
+    """Run ``srnas <command>`` once in one process and once under torchrun with 2 processes (gloo) on the same
+    options; return their first checkpoints."""
     for name in ("single", "ddp"):
-        (tmp_path / f"{name}.yml").write_text(OPTIONS.format(name=name, root=tmp_path / "exps"))
-    _run([sys.executable, "-m", "srnas", "--quiet", "search", "-opt", str(tmp_path / "single.yml"), "--no-progress"],
+        (tmp_path / f"{name}.yml").write_text(options.format(name=name, root=tmp_path / "exps"))
+    _run([sys.executable, "-m", "srnas", "--quiet", command, "-opt", str(tmp_path / "single.yml"), "--no-progress"],
          repo_dir)
     torchrun = Path(sys.executable).with_name("torchrun")
-    _run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "srnas", "--quiet", "search", "-opt",
+    _run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "srnas", "--quiet", command, "-opt",
           str(tmp_path / "ddp.yml"), "--no-progress"], repo_dir)
-    a = load_checkpoint(list_checkpoints(tmp_path / "exps" / "single" / "checkpoints")[0])
-    b = load_checkpoint(list_checkpoints(tmp_path / "exps" / "ddp" / "checkpoints")[0])
+    return tuple(load_checkpoint(list_checkpoints(tmp_path / "exps" / name / "checkpoints")[0])
+                 for name in ("single", "ddp"))
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
+def test_two_process_search_equals_single_process(tmp_path, repo_dir):
+    a, b = _single_and_ddp(tmp_path, repo_dir, "search", OPTIONS)
     assert a["step"] == b["step"] == 3
     assert (a["world_size"], b["world_size"]) == (1, 2)
     for k, v in a["model"].items():
@@ -61,15 +67,7 @@ path: {{experiments_root: {root}}}
 def test_two_process_train_equals_single_process(tmp_path, repo_dir):
     """Retraining under torchrun: each rank half of the batch, gradients averaged before clipping and the EMA (no BN
     op: on CPU BatchNorm statistics are per rank, SyncBatchNorm is CUDA only)."""
-    for name in ("single", "ddp"):
-        (tmp_path / f"{name}.yml").write_text(TRAIN_OPTIONS.format(name=name, root=tmp_path / "exps"))
-    _run([sys.executable, "-m", "srnas", "--quiet", "train", "-opt", str(tmp_path / "single.yml"), "--no-progress"],
-         repo_dir)
-    torchrun = Path(sys.executable).with_name("torchrun")
-    _run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "srnas", "--quiet", "train", "-opt",
-          str(tmp_path / "ddp.yml"), "--no-progress"], repo_dir)
-    a = load_checkpoint(list_checkpoints(tmp_path / "exps" / "single" / "checkpoints")[0])
-    b = load_checkpoint(list_checkpoints(tmp_path / "exps" / "ddp" / "checkpoints")[0])
+    a, b = _single_and_ddp(tmp_path, repo_dir, "train", TRAIN_OPTIONS)
     assert a["step"] == b["step"] == 3 and (a["world_size"], b["world_size"]) == (1, 2)
     for part in ("model", "model_ema"):
         for k, v in a[part].items():

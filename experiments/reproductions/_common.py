@@ -286,6 +286,24 @@ def wall_line(runs: Sequence[Run], args: argparse.Namespace, per_run_note: str =
             f"{per_run_note}; this invocation {now:.1f} min).")
 
 
+def subplots(*args, **kwargs):
+    """``matplotlib.pyplot.subplots`` on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
+def save_figure(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def report_head(title: str, claim: str, setup_md: str, report: str, args: argparse.Namespace, runs: Sequence[Run],
                 command_note: str = "", wall_note: str = "") -> str:
     """The common top of a report: title, claim, setup, the command that reproduces it and the wall time."""

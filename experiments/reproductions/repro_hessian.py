@@ -45,11 +45,7 @@ def setup(args) -> str:
 
 def figure(runs, args):
     def draw(path: Path) -> None:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6.5, 3.8))
+        fig, ax = C.subplots(figsize=(6.5, 3.8))
         for i, label in enumerate(LABELS):
             for j, r in enumerate(x for x in runs if x.label == label):
                 e = eig(r)
@@ -59,9 +55,7 @@ def figure(runs, args):
         ax.set_ylabel("dominant eigenvalue of d2 L_val / d alpha2")
         ax.set_title("Hessian eigenvalue during the search (one line per seed)", fontsize=10)
         ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        C.save_figure(fig, path)
     return draw
 
 

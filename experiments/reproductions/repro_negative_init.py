@@ -56,11 +56,7 @@ def setup(args) -> str:
 
 def figure(runs, args):
     def draw(path: Path) -> None:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+        fig, (left, right) = C.subplots(1, 2, figsize=(11, 3.8))
         styles = ["-", "--", ":", "-."]
         for i, c in enumerate(OFFSETS):
             for r in (x for x in runs if x.label == c):
@@ -77,9 +73,7 @@ def figure(runs, args):
             ax.legend(fontsize=8)
         fig.suptitle("plain DARTS, alpha = c + 1e-3 randn, alpha wd 1e-3 (solid: first seed, dashed: second)",
                      fontsize=10)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        C.save_figure(fig, path)
     return draw
 
 

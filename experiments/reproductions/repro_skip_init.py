@@ -62,11 +62,7 @@ def setup(args, warmup: int) -> str:
 
 def figure(runs, args, warmup: int):
     def draw(path: Path) -> None:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(CELLS, len(LABELS), figsize=(14, 8.6), sharey=True, squeeze=False)
+        fig, axes = C.subplots(CELLS, len(LABELS), figsize=(14, 8.6), sharey=True, squeeze=False)
         for j, label in enumerate(LABELS):
             for k in range(CELLS):
                 ax = axes[k][j]
@@ -83,9 +79,7 @@ def figure(runs, args, warmup: int):
                 if k == 0 and ax.lines:
                     ax.legend(fontsize=6, loc="upper right")
         fig.suptitle("skip-biased init (+0.1 on skip), alpha frozen until the gray line", fontsize=10)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        C.save_figure(fig, path)
     return draw
 
 

@@ -44,11 +44,7 @@ def setup(args) -> str:
 
 def figure(runs, args):
     def draw(path: Path) -> None:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6.5, 3.8))
+        fig, ax = C.subplots(figsize=(6.5, 3.8))
         for i, label in enumerate(LABELS):
             for j, r in enumerate(x for x in runs if x.label == label):
                 ax.plot(r.epochs(), [rec["top2_margin"] for rec in r.records], color=f"C{i}",
@@ -58,9 +54,7 @@ def figure(runs, args):
         ax.set_ylabel("min over rows of beta_top1 - beta_top2")
         ax.set_title("top-2 margin during the search (one line per seed)", fontsize=10)
         ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        C.save_figure(fig, path)
     return draw
 
 
