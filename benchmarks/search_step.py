@@ -48,17 +48,20 @@ from gemm_peak import gemm_peak, load_note  # noqa: E402
 CONFIGS = {  # name: (space, partial K)
     "imdn_darts": ("imdn", 1), "dlsr_darts": ("dlsr", 1), "imdn_sac": ("imdn", 4), "dlsr_sac": ("dlsr", 4),
 }
-# variant: (impl, channels_last, autocast dtype or None, checkpointing, torch.compile, what it measures)
+# variant: (impl, channels_last, autocast dtype or None, checkpointing, torch.compile, fast depthwise backward, what)
 VARIANTS = {
-    "naive": ("naive", False, None, False, False, "candidate loop, fp32, NCHW (DLSR reference)"),
-    "naive_cl": ("naive", True, None, False, False, "candidate loop + channels_last"),
-    "fold": ("fast", False, None, False, False, "fused mixed op (folds, shared tails, BN-weight fold), NCHW"),
-    "fast": ("fast", True, None, False, False, "fused mixed op + channels_last (the default, exact)"),
-    "fast_ckpt": ("fast", True, None, True, False, "fast + the cheap candidate heads recomputed in backward (memory)"),
-    "fast_bf16": ("fast", True, "bfloat16", True, False, "fast_ckpt + bf16 autocast (not exact)"),
-    "fast_compile": ("fast", True, None, False, True, "fast + torch.compile (inductor)"),
+    "naive": ("naive", False, None, False, False, False, "candidate loop, fp32, NCHW, ATen convs (DLSR reference)"),
+    "naive_cl": ("naive", True, None, False, False, False, "candidate loop + channels_last"),
+    "fold": ("fast", False, None, False, False, True, "fused mixed op (folds, shared tails, BN-weight fold), NCHW"),
+    "fast_atendw": ("fast", True, None, False, False, False, "fast with ATen's depthwise backward"),
+    "fast": ("fast", True, None, False, False, True, "fused mixed op + channels_last + DepthwiseConv2d backward "
+             "(the default, exact)"),
+    "fast_ckpt": ("fast", True, None, True, False, True, "fast + the cheap candidate heads recomputed in backward "
+                  "(memory)"),
+    "fast_bf16": ("fast", True, "bfloat16", True, False, True, "fast_ckpt + bf16 autocast (not exact)"),
+    "fast_compile": ("fast", True, None, False, True, True, "fast + torch.compile (inductor)"),
 }
-ABLATION = ("naive_cl", "fold", "fast_ckpt", "fast_bf16")
+ABLATION = ("naive_cl", "fold", "fast_atendw", "fast_ckpt", "fast_bf16")
 
 
 # ---- worker (one configuration/variant per process) ------------------------------------------------------------------
@@ -87,18 +90,21 @@ def peak_allocated(fn) -> int:
 def worker(spec: dict) -> dict:
     """Build the supernet of ``spec``, run warm-up and timed bi-level steps, return times, memory and MACs."""
     from srnas.eval.profile import count_macs
+    from srnas.archs.depthwise import plain_depthwise
     from srnas.search.mixed_op import MixedOp
     from srnas.search.spaces import DLSRSupernet, IMDNSupernet
     from srnas.search.step import StepContext, alpha_step, weight_step
 
     torch.set_num_threads(spec["threads"])
     device = torch.device(spec["device"])
-    impl, cl, amp, ckpt, compile_, _ = VARIANTS[spec["variant"]]
+    impl, cl, amp, ckpt, compile_, fast_dw, _ = VARIANTS[spec["variant"]]
     space, k = spec["space"], spec["k"]
     torch.manual_seed(0)
     cls = IMDNSupernet if space == "imdn" else DLSRSupernet
     net = cls(num_feat=spec["feat"], num_block=spec["blocks"], partial_k=k, impl=impl).to(device).train()
     net.channels_last = cl
+    if not fast_dw:
+        plain_depthwise(net)
     for m in net.modules():
         if isinstance(m, MixedOp):
             m.recompute = ckpt

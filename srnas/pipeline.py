@@ -79,17 +79,20 @@ def run_pipeline(opt: PipelineOptions, raw: dict, progress: bool = True) -> dict
     if not model_file.exists():
         model_file = root / "train" / "models" / "net_latest.pth"
 
-    from srnas.eval.bench import bench, write_report
+    from srnas.eval.bench import bench, self_ensemble, write_report
     from srnas.train.model_file import load_model_file
 
     model = load_model_file(model_file).eval()
     scale = model.srnas_config["scale"]
     if not (root / "report.json").exists():
         t0 = time.perf_counter()
+        sets, data_root = opt.bench.datasets, resolve_path(opt.bench.data_root)
         with torch.inference_mode():
-            results = bench(model, scale, opt.bench.datasets, resolve_path(opt.bench.data_root), ssim=True)
-        report = write_report(root, model, scale, results, model_file)
-        done("bench", t0, results=results, params=report["params"], macs=report["macs"])
+            results = bench(model, scale, sets, data_root, ssim=True)
+            x8 = bench(self_ensemble(model), scale, sets, data_root, ssim=True) if opt.bench.self_ensemble else None
+        report = write_report(root, model, scale, results, model_file, results_x8=x8)
+        extra = {"results_x8": x8} if x8 else {}
+        done("bench", t0, results=results, **extra, params=report["params"], macs=report["macs"])
 
     from srnas.export import export_model, load_onnx, load_torchscript
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from srnas.archs import DLSR, IMDN, create_model
+from srnas.archs.depthwise import DepthwiseConv2d
 from srnas.archs.genotype import Genotype
 from srnas.archs.ops import IMDN_PRIMITIVES, OPS
 from srnas.errors import SrnasError
@@ -77,7 +78,7 @@ def test_every_op_builds_a_working_network(op):
 def test_imdn_per_block_ops_differ_per_block():
     ops = [["conv3", "sep3", "sep5", "conv5"], ["dilsep3", "conv3", "conv3", "conv3"]]
     model = create_model("imdn", num_feat=8, num_block=2, ops=ops)
-    assert type(model.IMDB1.c2[0]) is torch.nn.Conv2d and model.IMDB1.c2[0].groups == 6
+    assert type(model.IMDB1.c2[0]) is DepthwiseConv2d and model.IMDB1.c2[0].groups == 6
     assert model.IMDB2.c1[0].dilation == (2, 2)
     assert model.genotype().ops == tuple(tuple(r) for r in ops)
 

@@ -30,12 +30,14 @@ name: p
 experiments_root: {tmp_path / 'exps'}
 search: {{opt: {tmp_path / 's.yml'}}}
 train: {{opt: {tmp_path / 't.yml'}}}
-bench: {{datasets: [Set5]}}
+bench: {{datasets: [Set5], self_ensemble: true}}
 """)
     assert main(["pipeline", "-opt", str(tmp_path / "p.yml"), "--no-progress"]) == 0
     root = tmp_path / "exps" / "p"
     summary = json.loads((root / "pipeline.json").read_text())
     assert set(summary["stages"]) == {"search", "train", "bench", "export_onnx", "export_torchscript"}
+    bench = summary["stages"]["bench"]
+    assert set(bench["results"]) == set(bench["results_x8"]) == {"Set5"}  # reported both ways
     for fmt in ("onnx", "torchscript"):
         diffs = summary["stages"][f"export_{fmt}"]["psnr_diff_vs_pytorch"]
         assert abs(diffs["Set5"]) < 0.01

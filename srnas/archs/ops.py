@@ -12,6 +12,8 @@ Two families with their references' names:
 * IMDN-space ops (SA-DARTS §4.4, method notes §5.2): {conv, sep, dilated sep} x {3, 5} x {no BN, BN}, with bias,
   single-stage separable convs, no activation inside. ``conv3`` is a bare ``nn.Conv2d`` so that official IMDN weights
   load under ``IMDB<i>.c<j>.weight``.
+
+Depthwise convs are ``DepthwiseConv2d``: an ``nn.Conv2d`` (same keys and forward) with a faster exact CPU backward.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from typing import Callable, Dict
 
 import torch
 from torch import nn
+
+from srnas.archs.depthwise import DepthwiseConv2d
 
 OpBuilder = Callable[[int, int], nn.Module]
 
@@ -61,8 +65,8 @@ def _dlsr_sep(k: int) -> OpBuilder:
     def build(c_in: int, c_out: int) -> nn.Module:
         c = _same(c_in, c_out, f"sep_conv_{k}x{k}")
         return DartsOp(
-            nn.ReLU(inplace=False), nn.Conv2d(c, c, k, padding=k // 2, groups=c, bias=False), nn.Conv2d(c, c, 1, bias=False),
-            nn.ReLU(inplace=False), nn.Conv2d(c, c, k, padding=k // 2, groups=c, bias=False), nn.Conv2d(c, c, 1, bias=False))
+            nn.ReLU(inplace=False), DepthwiseConv2d(c, k, bias=False), nn.Conv2d(c, c, 1, bias=False),
+            nn.ReLU(inplace=False), DepthwiseConv2d(c, k, bias=False), nn.Conv2d(c, c, 1, bias=False))
 
     return build
 
@@ -72,7 +76,7 @@ def _dlsr_dil(k: int) -> OpBuilder:
     def build(c_in: int, c_out: int) -> nn.Module:
         c = _same(c_in, c_out, f"dil_conv_{k}x{k}")
         return DartsOp(nn.ReLU(inplace=False),
-                       nn.Conv2d(c, c, k, padding=2 * (k // 2), dilation=2, groups=c, bias=False),
+                       DepthwiseConv2d(c, k, dilation=2, bias=False),
                        nn.Conv2d(c, c, 1, bias=False))
 
     return build
@@ -91,7 +95,7 @@ def _imdn_sep(k: int, dilation: int, bn: bool) -> OpBuilder:
     # method notes §5.2: depthwise Conv(C_in, C_in, k, groups=C_in, bias) then pointwise Conv(C_in, C_out, 1, bias);
     # single stage (not DARTS' double stage); the dilated variant uses dilation 2, pad 2*(k//2).
     def build(c_in: int, c_out: int) -> nn.Module:
-        layers = [nn.Conv2d(c_in, c_in, k, padding=dilation * (k // 2), dilation=dilation, groups=c_in, bias=True),
+        layers = [DepthwiseConv2d(c_in, k, dilation=dilation, bias=True),
                   nn.Conv2d(c_in, c_out, 1, bias=True)]
         if bn:
             layers.append(nn.BatchNorm2d(c_out))

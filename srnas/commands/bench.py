@@ -12,11 +12,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     model_args(sp, weights_required=True)
     sp.add_argument("--datasets", nargs="+", default=["Set5", "Set14", "B100", "Urban100"])
     sp.add_argument("--data-root", help="folder of <set>/HR and <set>/LR_bicubic (default: datasets/benchmark)")
-    sp.add_argument("--json", help="write {set: {psnr, ssim, images}} here")
+    sp.add_argument("--json", help="write {set: {psnr, ssim, images}} here (self-ensemble: also {set}_x8)")
     sp.add_argument("--report", metavar="DIR", help="write DIR/report.md and DIR/report.json: PSNR/SSIM per set, "
                                                     "params and MACs for a 1280x720 output")
     sp.add_argument("--save-images", help="write SR images under this folder")
     sp.add_argument("--no-ssim", action="store_true", help="PSNR only (faster)")
+    sp.add_argument("--self-ensemble", action="store_true",
+                    help="also evaluate the x8 flip/transpose self-ensemble (8 forwards per image), reported beside "
+                         "the plain results")
     sp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     sp.add_argument("--no-progress", action="store_true")
     sp.set_defaults(func=run)
@@ -25,21 +28,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from srnas.eval.bench import bench, markdown_table
+    from srnas.eval.bench import bench, markdown_table, self_ensemble
     from srnas.runtime import select_device
 
     device = select_device(args.device)
     model = model_from_args(args).to(device).eval()
+    kw = dict(datasets=args.datasets, data_root=args.data_root, device=device, ssim=not args.no_ssim,
+              progress_factory=progress_factory(not args.no_progress))
+    x8 = None
     with torch.inference_mode():
-        results = bench(model, args.scale, args.datasets, args.data_root, device, ssim=not args.no_ssim,
-                        save_images=args.save_images, progress_factory=progress_factory(not args.no_progress))
-    print(markdown_table(results))
+        results = bench(model, args.scale, save_images=args.save_images, **kw)
+        if args.self_ensemble:
+            x8 = bench(self_ensemble(model), args.scale, **kw)
+    print(markdown_table(results, x8))
     if args.json:
-        write_json(args.json, results)
+        write_json(args.json, {**results, **{f"{k}_x8": v for k, v in (x8 or {}).items()}})
         print(f"results written to {args.json}")
     if args.report:
         from srnas.eval.bench import write_report
 
-        write_report(args.report, model, args.scale, results, args.weights)
+        write_report(args.report, model, args.scale, results, args.weights, results_x8=x8)
         print(f"report written to {Path(args.report) / 'report.md'}")
     return 0

@@ -33,6 +33,26 @@ def upscale_image(model: Model, lq: np.ndarray, device: torch.device | str = "cp
     return tensor_to_uint8(model(x)[0].float().cpu())
 
 
+def self_ensemble(model: Model) -> Model:
+    """The x8 geometric self-ensemble (EDSR, Lim et al. 2017, Sec. 4.3; BasicSR ``test_selfensemble``): the mean of
+    ``T^-1(model(T(x)))`` over the 8 flips/transposes ``T`` of the input, in float before quantization. A test-time
+    trick that costs 8 forwards; srnas reports it beside the plain result, never instead of it."""
+    def run(x: torch.Tensor) -> torch.Tensor:
+        out = None
+        for t in range(8):
+            y = x.transpose(-2, -1) if t & 4 else x
+            y = y.flip(-1) if t & 1 else y
+            y = y.flip(-2) if t & 2 else y
+            y = model(y.contiguous())
+            y = y.flip(-2) if t & 2 else y
+            y = y.flip(-1) if t & 1 else y
+            y = y.transpose(-2, -1) if t & 4 else y
+            out = y.float() if out is None else out + y.float()
+        return out / 8
+
+    return run
+
+
 def evaluate(model: Model, dataset: BenchmarkDataset, scale: int, device: torch.device | str = "cpu",
              ssim: bool = True, save_dir: Optional[Path] = None, progress: Any = None) -> dict[str, float]:
     """Mean PSNR (and SSIM) over ``dataset``: Y channel (BT.601, not rounded) of the uint8 SR output, ``scale``
@@ -86,19 +106,22 @@ def bench(model: Model, scale: int, datasets: Sequence[str] = DEFAULT_SETS, data
     return results
 
 
-def markdown_table(results: dict[str, dict[str, float]]) -> str:
-    """``| dataset | images | PSNR | SSIM | seconds |`` rows for :func:`bench` results."""
+def markdown_table(results: dict[str, dict[str, float]], x8: Optional[dict[str, dict[str, float]]] = None) -> str:
+    """``| dataset | images | PSNR | SSIM | seconds |`` rows for :func:`bench` results (and a row per set for its
+    self-ensemble results ``x8``)."""
     lines = ["| dataset | images | PSNR (dB) | SSIM | seconds |", "|---|---|---|---|---|"]
-    for name, r in results.items():
+    rows = list(results.items()) + [(f"{name} (x8 self-ensemble)", r) for name, r in (x8 or {}).items()]
+    for name, r in rows:
         ssim = f"{r['ssim']:.4f}" if "ssim" in r else "-"
         lines.append(f"| {name} | {r['images']} | {r['psnr']:.4f} | {ssim} | {r['seconds']:.1f} |")
     return "\n".join(lines)
 
 
 def write_report(out: str | Path, model: torch.nn.Module, scale: int, results: dict[str, dict[str, float]],
-                 weights: str | Path) -> dict:
+                 weights: str | Path, results_x8: Optional[dict[str, dict[str, float]]] = None) -> dict:
     """Write ``out/report.json`` and ``out/report.md``: the model, its cost (params, Mult-Adds for a 1280x720 output,
-    :mod:`srnas.eval.profile` convention) and the bench table. ``srnas report`` reads these files."""
+    :mod:`srnas.eval.profile` convention) and the bench table (with the self-ensemble rows ``results_x8`` when given,
+    stored as ``results_x8``). ``srnas report`` reads these files."""
     import json
 
     from srnas.eval.profile import OUTPUT_HW, profile
@@ -111,6 +134,8 @@ def write_report(out: str | Path, model: torch.nn.Module, scale: int, results: d
     report = {"weights": str(weights), "arch": cfg.get("arch"), "scale": scale, "kwargs": cfg.get("kwargs"),
               "genotype": geno or None, "params": cost["params"], "macs": cost["macs"],
               "macs_input_hw": list(cost["input_hw"]), "macs_output_hw": list(OUTPUT_HW), "results": results}
+    if results_x8:
+        report["results_x8"] = results_x8
     kw = cfg.get("kwargs") or {}
     ops = geno.get("ops") or kw.get("ops")
     size = {k: geno.get(k) or kw.get(k) for k in ("num_feat", "num_block") if geno.get(k) or kw.get(k)}
@@ -121,7 +146,7 @@ def write_report(out: str | Path, model: torch.nn.Module, scale: int, results: d
              f"- parameters: {cost['params']:,} ({cost['params'] / 1e3:.2f} K)",
              f"- Mult-Adds (MACs, convs and matmuls, no bias) for a {OUTPUT_HW[1]}x{OUTPUT_HW[0]} output "
              f"(LR {cost['input_hw'][1]}x{cost['input_hw'][0]}): {cost['macs'] / 1e9:.2f} G",
-             "- PSNR/SSIM on Y (BT.601), border = scale", "", markdown_table(results), ""]
+             "- PSNR/SSIM on Y (BT.601), border = scale", "", markdown_table(results, results_x8), ""]
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
     atomic_write_text(out / "report.md", "\n".join(lines))

@@ -15,8 +15,7 @@
   folded into the BN affine, ``w * BN(y) = BN_{w gamma, w beta}(y)``; running statistics update exactly as in the loop.
 * ``none`` contributes nothing (its gradient is 0 in the loop too); anything unrecognised runs as in the loop.
 
-Dilated depthwise convs take their input gradient from the forward conv with the flipped kernel (ATen's CPU backward
-is ~10x slower). ``recompute=True`` re-runs the cheap heads in backward instead of keeping their activations (never a
+Depthwise convs are ``archs.depthwise.DepthwiseConv2d`` (exact, faster CPU backward). ``recompute=True`` re-runs the cheap heads in backward instead of keeping their activations (never a
 BN: its running statistics must update once). Measured technique by technique in ``benchmarks/search_step.py``.
 
 Floating-point summation order differs from the loop, so results agree to rounding (tests: ``tests/test_fused.py``).
@@ -31,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from srnas.archs.depthwise import CONVS
 from srnas.archs.ops import DartsOp, Zero
 
 
@@ -47,7 +47,7 @@ def _layers(op: nn.Module) -> Optional[list[nn.Module]]:
 
 def _is_same_conv(m: nn.Module) -> bool:
     """Stride-1 conv with 'same' zero padding, odd square kernel, dense or depthwise."""
-    if type(m) is not nn.Conv2d or m.padding_mode != "zeros" or m.stride != (1, 1):
+    if type(m) not in CONVS or m.padding_mode != "zeros" or m.stride != (1, 1):
         return False
     k, d = m.kernel_size, m.dilation
     if k[0] != k[1] or d[0] != d[1] or k[0] % 2 == 0 or m.padding != (d[0] * (k[0] // 2),) * 2:
@@ -56,18 +56,18 @@ def _is_same_conv(m: nn.Module) -> bool:
 
 
 def _is_depthwise(m: nn.Module) -> bool:
-    return type(m) is nn.Conv2d and m.groups > 1
+    return type(m) in CONVS and m.groups > 1
 
 
 def _extent(m: nn.Module) -> int:
-    return m.dilation[0] * (m.kernel_size[0] - 1) + 1 if type(m) is nn.Conv2d else 1
+    return m.dilation[0] * (m.kernel_size[0] - 1) + 1 if type(m) in CONVS else 1
 
 
 def _is_pointwise_linear(m: nn.Module) -> bool:
     """1x1 dense conv, identity, or a BatchNorm that normalises with its running statistics (eval mode)."""
     if type(m) is nn.Identity:
         return True
-    if type(m) is nn.Conv2d:
+    if type(m) in CONVS:
         return _is_same_conv(m) and m.kernel_size == (1, 1) and m.groups == 1
     if type(m) is nn.BatchNorm2d:
         return not m.training and m.running_mean is not None
@@ -148,7 +148,7 @@ def _pointwise(layers: Sequence[nn.Module], n: int, ref: Tensor) -> tuple[Tensor
     for m in layers:
         if type(m) is nn.Identity:
             continue
-        if type(m) is nn.Conv2d:
+        if type(m) in CONVS:
             w = m.weight[:, :, 0, 0]
             a, c = w @ a, (torch.mv(w, c) if c is not None else None)
             if m.bias is not None:
@@ -182,44 +182,9 @@ def _linear_kernel(layers: Sequence[nn.Module], n: int, extent: int, ref: Tensor
     return (F.pad(k, (p, p, p, p)) if p else k), c
 
 
-class _DilatedDepthwise(torch.autograd.Function):
-    """A dilated depthwise 'same' conv whose input gradient is the forward conv with the flipped kernel (exact for
-    stride 1 and 'same' padding). ATen's CPU dilated depthwise backward is ~10x slower than that (oneDNN forward)."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Optional[Tensor], dilation: int, padding: int) -> Tensor:
-        dev = x.device.type
-        dtype = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype  # as autocast would
-        ctx.dtypes = (x.dtype, weight.dtype, bias.dtype if bias is not None else None)
-        x, weight = x.to(dtype), weight.to(dtype)
-        bias = bias.to(dtype) if bias is not None else None
-        ctx.save_for_backward(x, weight)
-        ctx.dilation, ctx.padding = dilation, padding
-        with torch.autocast(dev, enabled=False):
-            return F.conv2d(x, weight, bias, padding=padding, dilation=dilation, groups=x.shape[1])
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        x, weight = ctx.saved_tensors
-        d, p, c = ctx.dilation, ctx.padding, x.shape[1]
-        grad = grad.to(x.dtype)
-        gx = gw = gb = None
-        if ctx.needs_input_grad[0]:
-            gx = F.conv2d(grad, weight.flip(2, 3), padding=p, dilation=d, groups=c).to(ctx.dtypes[0])
-        if ctx.needs_input_grad[1]:
-            gw = torch.ops.aten.convolution_backward(grad, x, weight, None, [1, 1], [p, p], [d, d], False, [0, 0], c,
-                                                     [False, True, False])[1].to(ctx.dtypes[1])
-        if ctx.dtypes[2] is not None and ctx.needs_input_grad[2]:
-            gb = grad.sum((0, 2, 3)).to(ctx.dtypes[2])
-        return gx, gw, gb, None, None
-
-
 def _run(layers: Sequence[nn.Module], x: Tensor) -> Tensor:
     for m in layers:
-        if _is_depthwise(m) and m.dilation[0] > 1 and _is_same_conv(m):
-            x = _DilatedDepthwise.apply(x, m.weight, m.bias, m.dilation[0], m.padding[0])
-        else:
-            x = m(x)
+        x = m(x)
     return x
 
 
@@ -234,13 +199,13 @@ def _batch_norm(bn: nn.BatchNorm2d, y: Tensor, w: Tensor) -> Tensor:
 
 def _cheap(layers: Sequence[nn.Module]) -> bool:
     """No dense spatial conv: recomputing these layers costs little next to the mixed op."""
-    return not any(type(m) is nn.Conv2d and m.groups == 1 and m.kernel_size != (1, 1) for m in layers)
+    return not any(type(m) in CONVS and m.groups == 1 and m.kernel_size != (1, 1) for m in layers)
 
 
 def _width(tail: Sequence[nn.Module]) -> int:
     """Input channels of a pointwise tail (it holds a conv or a BN)."""
     m = next(m for m in tail if type(m) is not nn.Identity)
-    return m.in_channels if type(m) is nn.Conv2d else m.num_features
+    return m.in_channels if type(m) in CONVS else m.num_features
 
 
 def _tail_out(plan: Plan, x: Tensor, tail_w: Tensor, tail_b: Optional[Tensor]) -> Tensor:
