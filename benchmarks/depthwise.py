@@ -106,11 +106,13 @@ def markdown(res: dict) -> str:
     lines = ["# Depthwise conv backward: ATen vs srnas.archs.depthwise", "",
              f"`benchmarks/depthwise.py --threads {res['threads']} --reps {res['reps']}`; {res['load']}. "
              "Median CPU time per call, both paths interleaved in one run.", "",
-             "| conv (batch 16, 32 ch, 32x32, channels-last) | ATen fwd+bwd (ms) | fast (ms) | speedup |", "|---|---|---|---|"]
+             "| conv (batch 16, 32 ch, 32x32, channels-last) | ATen fwd+bwd (ms) | fast (ms) | speedup |",
+             "|---|---|---|---|"]
     for r in res["convs"]:
         lines.append(f"| {r['kernel']}x{r['kernel']}, dilation {r['dilation']} | {r['aten_ms']:.2f} | "
                      f"{r['fast_ms']:.2f} | {r['speedup']:.2f}x |")
-    lines += ["", "| training step (batch 16, 32x32 LR) | ops | ATen (ms) | fast (ms) | speedup |", "|---|---|---|---|---|"]
+    lines += ["", "| training step (batch 16, 32x32 LR) | ops | ATen (ms) | fast (ms) | speedup |",
+              "|---|---|---|---|---|"]
     for r in res["nets"]:
         ops = "; ".join(",".join(o) for o in dict.fromkeys(tuple(o) for o in r["ops"]))
         lines.append(f"| {r['net']} | {ops} | {r['aten_ms']:.1f} | {r['fast_ms']:.1f} | {r['speedup']:.2f}x |")

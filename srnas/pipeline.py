@@ -66,7 +66,9 @@ def run_pipeline(opt: PipelineOptions, raw: dict, progress: bool = True) -> dict
     else:
         log.info("pipeline: search done (%s)", genotype)
 
-    model_file = root / "train" / "models" / "net_best.pth"
+    # the final weights, not net_best: the validation set is usually a benchmark set (Set5 in the quickstart), and the
+    # checkpoint that scored best on it would be benchmarked on the data that chose it
+    model_file = root / "train" / "models" / "net_latest.pth"
     if not (root / "train" / "results.json").exists():
         from srnas.train.loop import run_train
 
@@ -76,8 +78,6 @@ def run_pipeline(opt: PipelineOptions, raw: dict, progress: bool = True) -> dict
         done("train", t0, best_psnr=r.best_psnr, best_step=r.best_step, iterations=r.steps)
     else:
         log.info("pipeline: retrain done (%s)", root / "train")
-    if not model_file.exists():
-        model_file = root / "train" / "models" / "net_latest.pth"
 
     from srnas.eval.bench import bench, self_ensemble, write_report
     from srnas.train.model_file import load_model_file

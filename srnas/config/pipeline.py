@@ -19,7 +19,7 @@ class Stage:
 class BenchStage:
     datasets: tuple[str, ...] = bounded(["Set5"], doc="benchmark sets")
     data_root: str = bounded("datasets/benchmark")
-    self_ensemble: bool = bounded(False, doc="also report the x8 self-ensemble PSNR/SSIM (a test-time trick, 8x slower)")
+    self_ensemble: bool = bounded(False, doc="also report the x8 self-ensemble PSNR/SSIM (test-time trick, 8x slower)")
 
 
 @dataclass(frozen=True, kw_only=True)

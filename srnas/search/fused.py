@@ -15,8 +15,9 @@
   folded into the BN affine, ``w * BN(y) = BN_{w gamma, w beta}(y)``; running statistics update exactly as in the loop.
 * ``none`` contributes nothing (its gradient is 0 in the loop too); anything unrecognised runs as in the loop.
 
-Depthwise convs are ``archs.depthwise.DepthwiseConv2d`` (exact, faster CPU backward). ``recompute=True`` re-runs the cheap heads in backward instead of keeping their activations (never a
-BN: its running statistics must update once). Measured technique by technique in ``benchmarks/search_step.py``.
+Depthwise convs are ``archs.depthwise.DepthwiseConv2d`` (exact, faster CPU backward). ``recompute=True`` re-runs the
+cheap heads in backward instead of keeping their activations (never a BN: its running statistics must update once).
+Measured technique by technique in ``benchmarks/search_step.py``.
 
 Floating-point summation order differs from the loop, so results agree to rounding (tests: ``tests/test_fused.py``).
 """
