@@ -89,8 +89,8 @@ def peak_allocated(fn) -> int:
 
 def worker(spec: dict) -> dict:
     """Build the supernet of ``spec``, run warm-up and timed bi-level steps, return times, memory and MACs."""
-    from srnas.eval.profile import count_macs
     from srnas.archs.depthwise import plain_depthwise
+    from srnas.eval.profile import count_macs
     from srnas.search.mixed_op import MixedOp
     from srnas.search.spaces import DLSRSupernet, IMDNSupernet
     from srnas.search.step import StepContext, alpha_step, weight_step
