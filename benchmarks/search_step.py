@@ -21,7 +21,9 @@ batches (``lq`` B x 3 x P x P, ``gt`` at x2), after ``--warmup`` untimed steps.
   the warm-up step) do not. The process's whole peak resident set is reported too (``rss_peak_bytes``).
 * MACs: fvcore's count (``srnas.eval.profile.count_macs``: convolutions and matmuls, no bias) of one training-mode
   forward of the supernet as it runs (the optimized path executes fewer MACs than the loop); a step counts
-  2 x 3 x forward MACs (alpha step and weight step, forward + backward = 3 x forward, the usual convention).
+  2 x 3 x forward MACs (alpha step and weight step, forward + backward = 3 x forward, the usual convention). A folded
+  conv computed through the FFT counts as the direct conv it replaces (its rate is then an effective one: the FFT
+  executes fewer multiply-adds; ``fast_direct`` gives the direct conv's real GEMM efficiency).
   "% of peak" = achieved MACs/s / the fp32 GEMM peak measured in this run (``benchmarks/gemm_peak.py``) with the same
   clock and thread count. "naive-equivalent" rates count the naive loop's MACs for the same step.
 """
@@ -48,20 +50,25 @@ from gemm_peak import gemm_peak, load_note  # noqa: E402
 CONFIGS = {  # name: (space, partial K)
     "imdn_darts": ("imdn", 1), "dlsr_darts": ("dlsr", 1), "imdn_sac": ("imdn", 4), "dlsr_sac": ("dlsr", 4),
 }
-# variant: (impl, channels_last, autocast dtype or None, checkpointing, torch.compile, fast depthwise backward, what)
+# variant: (impl, channels_last, autocast dtype or None, checkpointing, torch.compile, fast depthwise backward,
+#          folded conv through the FFT where faster, what)
 VARIANTS = {
-    "naive": ("naive", False, None, False, False, False, "candidate loop, fp32, NCHW, ATen convs (DLSR reference)"),
-    "naive_cl": ("naive", True, None, False, False, False, "candidate loop + channels_last"),
-    "fold": ("fast", False, None, False, False, True, "fused mixed op (folds, shared tails, BN-weight fold), NCHW"),
-    "fast_atendw": ("fast", True, None, False, False, False, "fast with ATen's depthwise backward"),
-    "fast": ("fast", True, None, False, False, True, "fused mixed op + channels_last + DepthwiseConv2d backward "
-             "(the default, exact)"),
-    "fast_ckpt": ("fast", True, None, True, False, True, "fast + the cheap candidate heads recomputed in backward "
+    "naive": ("naive", False, None, False, False, False, False,
+              "candidate loop, fp32, NCHW, ATen convs (DLSR reference)"),
+    "naive_cl": ("naive", True, None, False, False, False, False, "candidate loop + channels_last"),
+    "fold": ("fast", False, None, False, False, True, False,
+             "fused mixed op (folds, shared tails, BN-weight fold), NCHW, direct convs"),
+    "fast_atendw": ("fast", True, None, False, False, False, True, "fast with ATen's depthwise backward"),
+    "fast_direct": ("fast", True, None, False, False, True, False, "fast with the folded conv computed directly "
+                    "(no FFT)"),
+    "fast": ("fast", True, None, False, False, True, True, "fused mixed op + channels_last + DepthwiseConv2d backward "
+             "+ FFT folded conv where faster (the default, exact)"),
+    "fast_ckpt": ("fast", True, None, True, False, True, True, "fast + the cheap candidate heads recomputed in backward "
                   "(memory)"),
-    "fast_bf16": ("fast", True, "bfloat16", True, False, True, "fast_ckpt + bf16 autocast (not exact)"),
-    "fast_compile": ("fast", True, None, False, True, True, "fast + torch.compile (inductor)"),
+    "fast_bf16": ("fast", True, "bfloat16", True, False, True, True, "fast_ckpt + bf16 autocast (not exact; no FFT)"),
+    "fast_compile": ("fast", True, None, False, True, True, True, "fast + torch.compile (inductor)"),
 }
-ABLATION = ("naive_cl", "fold", "fast_atendw", "fast_ckpt", "fast_bf16")
+ABLATION = ("naive_cl", "fold", "fast_atendw", "fast_direct", "fast_ckpt", "fast_bf16")
 
 
 # ---- worker (one configuration/variant per process) ------------------------------------------------------------------
@@ -97,7 +104,7 @@ def worker(spec: dict) -> dict:
 
     torch.set_num_threads(spec["threads"])
     device = torch.device(spec["device"])
-    impl, cl, amp, ckpt, compile_, fast_dw, _ = VARIANTS[spec["variant"]]
+    impl, cl, amp, ckpt, compile_, fast_dw, fft, _ = VARIANTS[spec["variant"]]
     space, k = spec["space"], spec["k"]
     torch.manual_seed(0)
     cls = IMDNSupernet if space == "imdn" else DLSRSupernet
@@ -107,13 +114,16 @@ def worker(spec: dict) -> dict:
         plain_depthwise(net)
     for m in net.modules():
         if isinstance(m, MixedOp):
-            m.recompute = ckpt
+            m.recompute, m.fft = ckpt, fft
     g = torch.Generator().manual_seed(1)
     batch = {"lq": torch.rand(spec["batch"], 3, spec["lq"], spec["lq"], generator=g).to(device),
              "gt": torch.rand(spec["batch"], 3, 2 * spec["lq"], 2 * spec["lq"], generator=g).to(device)}
     macs = 0
     if spec["macs"]:
         probe = copy.deepcopy(net)
+        for m in probe.modules():  # the FFT executes fewer, uncounted (complex) products: count the direct conv's
+            if isinstance(m, MixedOp):
+                m.fft = False
         with torch.no_grad():
             macs = count_macs(probe, batch["lq"])
         del probe
@@ -355,7 +365,10 @@ def markdown(summary: dict) -> str:
               f"Memory: {next(iter(summary['configs'].values()))['naive']['memory_method']}. MACs: fvcore forward "
               "count x 6 per bi-level step (2 x forward+backward = 3 x forward; GMACs/step column). The alpha step's "
               "backward computes no weight gradients (but the folded kernels'), so 6x overstates it; the second "
-              "percentage counts 5x (alpha step forward + input gradients = 2x, weight step 3x)."]
+              "percentage counts 5x (alpha step forward + input gradients = 2x, weight step 3x). A folded conv "
+              "computed through the FFT (`fast`, `fast_ckpt` where `srnas.search.fft_conv.worthwhile`) counts as the "
+              "direct conv it replaces, so its percentage is an effective rate; `fast_direct` shows the direct "
+              "conv's."]
     if summary.get("retrain"):
         lines += ["", "Retraining step of the derived networks (L1, Adam, fp32, channels-last, x2):", "",
                   "| network | batch | LR patch | step wall (s) | step CPU (s) | % GEMM peak (CPU) |",

@@ -156,7 +156,9 @@ def test_recompute_changes_nothing(space):
 @pytest.mark.parametrize("space", ["imdn", "dlsr"])
 def test_search_steps_match(space):
     """One alpha step and one weight step (Adam) from the same state land on the same parameters (to 10 % of Adam's
-    first step, lr * g / |g|: a near-zero gradient's sign may differ by rounding)."""
+    first step, lr * g / |g|: a near-zero gradient's sign may differ by rounding). A parameter whose gradient is below
+    1e-8 (e.g. a conv bias that feeds a training-mode BN: zero in exact arithmetic, ~1e-10 of rounding) takes a step
+    that is rounding noise amplified by Adam's 1 / (|g| + eps): it is held to Adam's bound, lr."""
     naive, fast = _pair_nets(space, partial_k=2)
     batch = {"lq": torch.rand(2, 3, 16, 16), "gt": torch.rand(2, 3, 32, 32)}
     ctx = StepContext(0, 1, 2)
@@ -166,9 +168,11 @@ def test_search_steps_match(space):
         opt_w = torch.optim.Adam(net.weight_parameters(), lr=5e-4)
         alpha_step(net, batch, opt_a, [("sa", {})], ctx)
         weight_step(net, batch, opt_w, ctx)
+    noise = {n for n, p in naive.named_parameters() if p.grad is not None and float(p.grad.abs().max()) < 1e-8}
+    assert len(noise) < len(list(naive.parameters())) // 2, sorted(noise)
     for (name, a), b in zip(fast.state_dict().items(), naive.state_dict().values()):
         if isinstance(a, torch.Tensor) and a.is_floating_point():
-            _close(a, b, name, rel=0.1 * 5e-4)
+            _close(a, b, name, rel=5e-4 if name in noise else 0.1 * 5e-4)
 
 
 def test_fast_runs_under_bf16_autocast():

@@ -9,14 +9,17 @@
   borders exact because only the first layer of a folded chain is spatial). Autograd still reaches ``w`` and every
   candidate's own weights through the kernel sum.
 * **tail** candidates end in pointwise linear layers after a nonlinearity or a wide depthwise conv (DLSR
-  ``sep_conv``/``dil_conv``, IMDN ``dilsep5``): ``sum_o w_o T_o z_o = [w_1 T_1 ... w_n T_n] @ cat(z_o)``, one 1x1 conv
-  for all of them. A ReLU that opens several candidates on the same input (DLSR sep/dil) is computed once.
+  ``sep_conv``/``dil_conv``, IMDN ``dilsep5``): their pointwise tails fold into one 1x1 matrix each, ``w_o T_o``,
+  applied to the head's output ``z_o`` (one 1x1 conv per candidate instead of its chain). A ReLU that opens several
+  candidates on the same input (DLSR sep/dil) is computed once.
 * **bn** candidates end in a training-mode BatchNorm (IMDN ``*_bn``, not linear: batch statistics): the weight is
   folded into the BN affine, ``w * BN(y) = BN_{w gamma, w beta}(y)``; running statistics update exactly as in the loop.
 * ``none`` contributes nothing (its gradient is 0 in the loop too); anything unrecognised runs as in the loop.
 
-Depthwise convs are ``archs.depthwise.DepthwiseConv2d`` (exact, faster CPU backward). ``recompute=True`` re-runs the
-cheap heads in backward instead of keeping their activations (never a BN: its running statistics must update once).
+The folded conv of wide kernels runs through the 2-D FFT on CPU (``srnas.search.fft_conv``: DLSR's 7x7 over 48
+channels ~1.7x forward + backward). Depthwise convs are ``archs.depthwise.DepthwiseConv2d`` (exact, faster CPU
+backward). ``recompute=True`` re-runs the cheap heads in backward instead of keeping their activations (never a BN:
+its running statistics must update once).
 Measured technique by technique in ``benchmarks/search_step.py``.
 
 Floating-point summation order differs from the loop, so results agree to rounding (tests: ``tests/test_fused.py``).
@@ -33,6 +36,7 @@ from torch.utils.checkpoint import checkpoint
 
 from srnas.archs.depthwise import CONVS
 from srnas.archs.ops import DartsOp, Zero
+from srnas.search import fft_conv
 
 
 def _layers(op: nn.Module) -> Optional[list[nn.Module]]:
@@ -209,23 +213,26 @@ def _width(tail: Sequence[nn.Module]) -> int:
     return m.in_channels if type(m) in CONVS else m.num_features
 
 
-def _tail_out(plan: Plan, x: Tensor, tail_w: Tensor, tail_b: Optional[Tensor]) -> Tensor:
-    """``sum_o w_o T_o head_o(x)`` as one 1x1 conv over ``cat(head_o(x))`` with ``tail_w = [w_1 T_1 ... w_n T_n]``."""
+def _tail_out(plan: Plan, x: Tensor, mats: Sequence[Tensor], bias: Optional[Tensor]) -> Tensor:
+    """``sum_o w_o T_o head_o(x)``: each head's output through its own 1x1 conv ``mats[o] = w_o T_o``, summed (no
+    ``cat`` of the heads: in channels-last a channel concat copies short rows; 48 channels x 5 heads, forward +
+    backward 26 ms against 43 ms for one conv over the concat)."""
     relu = None
-    zs = []
-    for i in plan.tail:
+    out = None
+    for i, a in zip(plan.tail, mats):
         head = plan.heads[i]
         if type(head[0]) is nn.ReLU:  # one ReLU(x) shared by the candidates that open with it
             relu = F.relu(x) if relu is None else relu
-            zs.append(_run(head[1:], relu))
+            z = _run(head[1:], relu)
         else:
-            zs.append(_run(head, x))
-    z = torch.cat(zs, dim=1) if len(zs) > 1 else zs[0]
-    return F.conv2d(z, tail_w, tail_b)
+            z = _run(head, x)
+        y = F.conv2d(z, a[:, :, None, None], bias if out is None else None)
+        out = y if out is None else out + y
+    return out
 
 
 def fused_forward(plan: Plan, ops: Sequence[nn.Module], x: Tensor, weights: Tensor, c_out: int,
-                  recompute: bool = False) -> Tensor:
+                  recompute: bool = False, fft: bool = True) -> Tensor:
     """``sum_o weights[o] * ops[o](x)`` evaluated by ``plan`` (see the module docstring).
 
     Args:
@@ -237,6 +244,7 @@ def fused_forward(plan: Plan, ops: Sequence[nn.Module], x: Tensor, weights: Tens
         recompute: recompute the cheap parts (tail candidates' heads, depthwise/pointwise heads of BN candidates) in
             backward instead of keeping their activations: less memory, a little more compute. Never around a BN,
             whose running statistics must update once.
+        fft: compute the folded conv through the FFT where that is faster (``srnas.search.fft_conv.worthwhile``).
 
     Returns:
         ``(N, c_out, H, W)``.
@@ -264,14 +272,16 @@ def fused_forward(plan: Plan, ops: Sequence[nn.Module], x: Tensor, weights: Tens
             mats.append(weights[i] * a)
             if c is not None:
                 bias = weights[i] * c if bias is None else bias + weights[i] * c
-        tail_w = torch.cat(mats, dim=1)[:, :, None, None]
         tail_b = None if plan.dense else bias
         if recompute and torch.is_grad_enabled():  # keep x only; the heads (cheap) run again in backward
-            out = checkpoint(_tail_out, plan, x, tail_w, tail_b, use_reentrant=False)
+            out = checkpoint(_tail_out, plan, x, mats, tail_b, use_reentrant=False)
         else:
-            out = _tail_out(plan, x, tail_w, tail_b)
+            out = _tail_out(plan, x, mats, tail_b)
     if plan.dense:
-        y = F.conv2d(x, kernel, bias, padding=plan.extent // 2)
+        if fft and fft_conv.worthwhile(x, kernel):  # the widest folded kernels (DLSR 7x7): through the FFT
+            y = fft_conv.fft_conv2d(x, kernel, bias)
+        else:
+            y = F.conv2d(x, kernel, bias, padding=plan.extent // 2)
         out = y if out is None else y + out
     for i in plan.bn:
         head = plan.heads[i]

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from srnas.archs.ops import build_op
 from srnas.search.fused import Plan, fused_forward, make_plan
+from srnas.utils.layout import is_nhwc
 
 IMPLS = ("naive", "fast")
 
@@ -42,6 +43,11 @@ def weighted_sum(x: Tensor, weights: Tensor, ops: Sequence[nn.Module]) -> Tensor
     one-hot row still runs every candidate.
     """
     return sum(w * op(x) for w, op in zip(weights, ops))
+
+
+def _from_view(t: Tensor, nhwc: bool) -> Tensor:
+    """NCHW-indexed tensor from the NHWC view ``t`` (when ``nhwc``): a channels-last tensor without a copy."""
+    return t.permute(0, 3, 1, 2) if nhwc else t
 
 
 class MixedOp(nn.Module):
@@ -79,6 +85,7 @@ class MixedOp(nn.Module):
         # fast path, memory option: recompute the cheap candidate heads (depthwise/pointwise convs, ReLU) in backward
         # instead of keeping their activations (search step: ~0.5x the peak memory for ~5-8 % more time)
         self.recompute = False
+        self.fft = True  # fast path: the folded wide conv through the FFT where faster (benchmarks switch it off)
 
     def sample_channels(self) -> Tensor:
         """The ``C_in / K`` sampled channel indices (sorted, CPU int64) for the next forward in the current mode."""
@@ -102,10 +109,16 @@ class MixedOp(nn.Module):
         if self.k == 1:
             return self._mix(x, weights)  # SA-DARTS Eq. 1
         idx = self.sample_channels().to(x.device)
-        y = self._mix(x.index_select(1, idx), weights)  # SA-DARTS Eq. 19: sum_o w_o o(S * x)
+        # channels-last x: gather and scatter in its NHWC view, so that outputs and gradients stay channels-last
+        # (index_select/index_copy on dim 1 return NCHW: NCHW convs and mixed-layout adds made the SAC step 1.3-1.7x
+        # slower on CPU, benchmarks/search_step.py)
+        nhwc = is_nhwc(x)
+        xv, dim = (x.permute(0, 2, 3, 1), 3) if nhwc else (x, 1)
+        y = self._mix(_from_view(xv.index_select(dim, idx), nhwc), weights)  # Eq. 19: sum_o w_o o(S * x)
         if self.c_in != self.c_out:
             return y
-        return x.index_copy(1, idx, y)  # + (1 - S) * x: unsampled channels pass through in place (out-of-place op)
+        yv = y.permute(0, 2, 3, 1) if nhwc else y
+        return _from_view(xv.index_copy(dim, idx, yv), nhwc)  # + (1 - S) * x: the rest pass through, in place
 
     def _mix(self, x: Tensor, weights: Tensor) -> Tensor:
         if self.impl == "naive":
@@ -113,7 +126,7 @@ class MixedOp(nn.Module):
         plan = self._plans.get(self.training)
         if plan is None:
             plan = self._plans[self.training] = make_plan(self._ops)
-        return fused_forward(plan, self._ops, x, weights, self._ops_out, self.recompute)
+        return fused_forward(plan, self._ops, x, weights, self._ops_out, self.recompute, self.fft)
 
     def get_extra_state(self) -> Any:
         return {"generator": self._generator.get_state()}
