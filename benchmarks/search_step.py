@@ -63,8 +63,8 @@ VARIANTS = {
                     "(no FFT)"),
     "fast": ("fast", True, None, False, False, True, True, "fused mixed op + channels_last + DepthwiseConv2d backward "
              "+ FFT folded conv where faster (the default, exact)"),
-    "fast_ckpt": ("fast", True, None, True, False, True, True, "fast + the cheap candidate heads recomputed in backward "
-                  "(memory)"),
+    "fast_ckpt": ("fast", True, None, True, False, True, True,
+                  "fast + the cheap candidate heads recomputed in backward (memory)"),
     "fast_bf16": ("fast", True, "bfloat16", True, False, True, True, "fast_ckpt + bf16 autocast (not exact; no FFT)"),
     "fast_compile": ("fast", True, None, False, True, True, True, "fast + torch.compile (inductor)"),
 }

@@ -100,3 +100,18 @@ def test_traces_for_mac_counting():
     with torch.no_grad():
         traced = torch.jit.trace(op, (x, w), check_trace=False)
         torch.testing.assert_close(traced(x, w), op(x, w), rtol=0, atol=1e-5)
+
+
+def test_fft_step_ab_script_runs(tmp_path):
+    """``benchmarks/fft_step_ab.py`` on a tiny supernet: runs, and writes both settings' step times and the ratio."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "fft_step_ab.py"
+    out = tmp_path / "ab.json"
+    subprocess.run([sys.executable, str(script), "--blocks", "1", "--feat", "32", "--batch", "2", "--lq", "16",
+                    "--rounds", "1", "--json", str(out)], check=True, capture_output=True, timeout=300)
+    r = json.loads(out.read_text())
+    assert len(r["cpu_s"]["fft"]) == len(r["cpu_s"]["direct"]) == 1 and r["direct_over_fft"] > 0

@@ -19,8 +19,8 @@ For ``y = conv2d(x, K, padding=p)`` (cross-correlation, ``k = 2p + 1``) on ``x``
 
 The kernel's spectrum comes from ``k x k`` DFT matrices (cheaper than transforming zero-padded kernels). Backward keeps
 what a direct conv keeps (``x`` and the kernel) and recomputes both spectra, so the memory is a direct conv's.
-``benchmarks/search_step.py`` measures it against the direct conv; ``tests/test_fft_conv.py`` checks values and
-gradients against ``F.conv2d`` in float64.
+``benchmarks/search_step.py`` (``fast_direct``) and ``benchmarks/fft_step_ab.py`` measure it against the direct conv;
+``tests/test_fft_conv.py`` checks values and gradients against ``F.conv2d`` in float64.
 """
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ class _FFTConv(torch.autograd.Function):
             gx = _mix(_kernel_spectrum(weight, e1, e2, True), cg).conj().resolve_conj()
             gx = _spatial(gx, l1, l2, k // 2, k // 2, h, w, grad)
         if ctx.needs_input_grad[1]:  # sum_n X conj(G), evaluated at the k x k shifts (Re of the half spectrum)
-            m = _mix(_spectrum(x, l1, l2, k // 2, k // 2), cg.transpose(-1, -2))                            # (L1, F2, C, O)
+            m = _mix(_spectrum(x, l1, l2, k // 2, k // 2), cg.transpose(-1, -2))  # (L1, F2, C, O)
             t = e2c.T @ m.flatten(2)                                      # (L1, k_j, C * O)
             t = (e1.T @ t.flatten(1)).real                                # (k_i, k_j * C * O)
             gw = t.view(k, k, *m.shape[2:]).permute(3, 2, 0, 1).contiguous()
