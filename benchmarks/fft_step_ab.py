@@ -19,13 +19,15 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from search_step import supernet_step  # noqa: E402
 
 
 def main() -> None:
     from srnas.search.mixed_op import MixedOp
-    from srnas.search.spaces import DLSRSupernet, IMDNSupernet
-    from srnas.search.step import StepContext, alpha_step, weight_step
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--space", choices=("dlsr", "imdn"), default="dlsr")
@@ -40,23 +42,15 @@ def main() -> None:
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    cls, feat = (DLSRSupernet, 48) if args.space == "dlsr" else (IMDNSupernet, 64)
-    net = cls(num_feat=args.feat or feat, num_block=args.blocks, partial_k=args.k, impl="fast").train()
-    g = torch.Generator().manual_seed(1)
-    batch = {"lq": torch.rand(args.batch, 3, args.lq, args.lq, generator=g),
-             "gt": torch.rand(args.batch, 3, 2 * args.lq, 2 * args.lq, generator=g)}
-    opt_w = torch.optim.Adam(net.weight_parameters(), lr=5e-4)
-    opt_a = torch.optim.Adam(net.arch_parameters(), lr=3e-4, betas=(0.5, 0.999))
-    ctx = StepContext(0, 1, 10)
+    feat = args.feat or (48 if args.space == "dlsr" else 64)
+    net, _, run = supernet_step(args.space, feat, args.blocks, args.k, args.batch, args.lq, torch.device("cpu"))
     mixed = [m for m in net.modules() if isinstance(m, MixedOp)]
 
     def step(fft: bool) -> float:
         for m in mixed:
             m.fft = fft
         t = time.process_time()
-        alpha_step(net, batch, opt_a, [], ctx)
-        weight_step(net, batch, opt_w, ctx)
+        run()
         return time.process_time() - t
 
     step(True), step(False)  # warm-up: Adam state, kernels' first calls

@@ -94,30 +94,49 @@ def peak_allocated(fn) -> int:
     return max(itertools.accumulate((e.nbytes() for e in events), initial=0))
 
 
+def supernet_step(space: str, feat: int, blocks: int, k: int, batch_size: int, lq: int, device: torch.device,
+                  impl: str = "fast"):
+    """The measured step, built once for every benchmark: a seeded supernet (train mode), a synthetic batch (``lq``
+    B x 3 x P x P, ``gt`` at x2) and the search's two Adam optimizers. Returns ``(net, batch, step)``; ``step(model)``
+    runs ``alpha_step`` then ``weight_step`` (SA-DARTS Algorithm 1 order) on ``model`` (default: ``net``; a
+    ``torch.compile`` of it works too)."""
+    from srnas.search.spaces import DLSRSupernet, IMDNSupernet
+    from srnas.search.step import StepContext, alpha_step, weight_step
+
+    torch.manual_seed(0)
+    cls = IMDNSupernet if space == "imdn" else DLSRSupernet
+    net = cls(num_feat=feat, num_block=blocks, partial_k=k, impl=impl).to(device).train()
+    g = torch.Generator().manual_seed(1)
+    batch = {"lq": torch.rand(batch_size, 3, lq, lq, generator=g).to(device),
+             "gt": torch.rand(batch_size, 3, 2 * lq, 2 * lq, generator=g).to(device)}
+    opt_w = torch.optim.Adam(net.weight_parameters(), lr=5e-4, weight_decay=1e-8)
+    opt_a = torch.optim.Adam(net.arch_parameters(), lr=3e-4, betas=(0.5, 0.999))
+    ctx = StepContext(0, 1, 10)
+
+    def step(model: torch.nn.Module = net) -> None:
+        alpha_step(model, batch, opt_a, [], ctx)
+        weight_step(model, batch, opt_w, ctx)
+
+    return net, batch, step
+
+
 def worker(spec: dict) -> dict:
     """Build the supernet of ``spec``, run warm-up and timed bi-level steps, return times, memory and MACs."""
     from srnas.archs.depthwise import plain_depthwise
     from srnas.eval.profile import count_macs
     from srnas.search.mixed_op import MixedOp
-    from srnas.search.spaces import DLSRSupernet, IMDNSupernet
-    from srnas.search.step import StepContext, alpha_step, weight_step
 
     torch.set_num_threads(spec["threads"])
     device = torch.device(spec["device"])
     impl, cl, amp, ckpt, compile_, fast_dw, fft, _ = VARIANTS[spec["variant"]]
-    space, k = spec["space"], spec["k"]
-    torch.manual_seed(0)
-    cls = IMDNSupernet if space == "imdn" else DLSRSupernet
-    net = cls(num_feat=spec["feat"], num_block=spec["blocks"], partial_k=k, impl=impl).to(device).train()
+    net, batch, run = supernet_step(spec["space"], spec["feat"], spec["blocks"], spec["k"], spec["batch"], spec["lq"],
+                                    device, impl)
     net.channels_last = cl
     if not fast_dw:
         plain_depthwise(net)
     for m in net.modules():
         if isinstance(m, MixedOp):
             m.recompute, m.fft = ckpt, fft
-    g = torch.Generator().manual_seed(1)
-    batch = {"lq": torch.rand(spec["batch"], 3, spec["lq"], spec["lq"], generator=g).to(device),
-             "gt": torch.rand(spec["batch"], 3, 2 * spec["lq"], 2 * spec["lq"], generator=g).to(device)}
     macs = 0
     if spec["macs"]:
         probe = copy.deepcopy(net)
@@ -127,24 +146,19 @@ def worker(spec: dict) -> dict:
         with torch.no_grad():
             macs = count_macs(probe, batch["lq"])
         del probe
-    opt_w = torch.optim.Adam(net.weight_parameters(), lr=5e-4, weight_decay=1e-8)
-    opt_a = torch.optim.Adam(net.arch_parameters(), lr=3e-4, betas=(0.5, 0.999))
     model = torch.compile(net) if compile_ else net
     if compile_:  # the step functions call net.op_alphas() etc.: give the compiled module the supernet's methods
         for name in ("op_alphas", "path_alphas", "arch_parameters", "weight_parameters", "mixing_weights"):
             setattr(model, name, getattr(net, name))
         model.num_block = net.num_block
-    ctx = StepContext(0, 1, 10)
     autocast = torch.autocast(device.type, dtype=getattr(torch, amp)) if amp else None
 
     def step() -> None:
         if autocast is not None:
             with autocast:
-                alpha_step(model, batch, opt_a, [], ctx)
-                weight_step(model, batch, opt_w, ctx)
+                run(model)
         else:
-            alpha_step(model, batch, opt_a, [], ctx)
-            weight_step(model, batch, opt_w, ctx)
+            run(model)
 
     def sync() -> None:
         if device.type == "cuda":

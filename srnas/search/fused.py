@@ -19,8 +19,7 @@
 The folded conv of wide kernels runs through the 2-D FFT on CPU (``srnas.search.fft_conv``: DLSR's 7x7 over 48
 channels ~1.7x forward + backward). Depthwise convs are ``archs.depthwise.DepthwiseConv2d`` (exact, faster CPU
 backward). ``recompute=True`` re-runs the cheap heads in backward instead of keeping their activations (never a BN:
-its running statistics must update once).
-Measured technique by technique in ``benchmarks/search_step.py``.
+its running statistics must update once). Measured technique by technique in ``benchmarks/search_step.py``.
 
 Floating-point summation order differs from the loop, so results agree to rounding (tests: ``tests/test_fused.py``).
 """

@@ -45,8 +45,13 @@ def weighted_sum(x: Tensor, weights: Tensor, ops: Sequence[nn.Module]) -> Tensor
     return sum(w * op(x) for w, op in zip(weights, ops))
 
 
+def _to_view(t: Tensor, nhwc: bool) -> Tensor:
+    """``t`` indexed (N, H, W, C) when ``nhwc`` (a view, no copy), else ``t``."""
+    return t.permute(0, 2, 3, 1) if nhwc else t
+
+
 def _from_view(t: Tensor, nhwc: bool) -> Tensor:
-    """NCHW-indexed tensor from the NHWC view ``t`` (when ``nhwc``): a channels-last tensor without a copy."""
+    """Inverse of :func:`_to_view`: NCHW-indexed again (a channels-last tensor, no copy)."""
     return t.permute(0, 3, 1, 2) if nhwc else t
 
 
@@ -113,12 +118,12 @@ class MixedOp(nn.Module):
         # (index_select/index_copy on dim 1 return NCHW: NCHW convs and mixed-layout adds made the SAC step 1.3-1.7x
         # slower on CPU, benchmarks/search_step.py)
         nhwc = is_nhwc(x)
-        xv, dim = (x.permute(0, 2, 3, 1), 3) if nhwc else (x, 1)
+        xv, dim = _to_view(x, nhwc), 3 if nhwc else 1
         y = self._mix(_from_view(xv.index_select(dim, idx), nhwc), weights)  # Eq. 19: sum_o w_o o(S * x)
         if self.c_in != self.c_out:
             return y
-        yv = y.permute(0, 2, 3, 1) if nhwc else y
-        return _from_view(xv.index_copy(dim, idx, yv), nhwc)  # + (1 - S) * x: the rest pass through, in place
+        # + (1 - S) * x: the unsampled channels pass through, in place
+        return _from_view(xv.index_copy(dim, idx, _to_view(y, nhwc)), nhwc)
 
     def _mix(self, x: Tensor, weights: Tensor) -> Tensor:
         if self.impl == "naive":
