@@ -16,7 +16,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -26,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from gemm_peak import load_note  # noqa: E402
+from clock import load_note, timed  # noqa: E402
 from srnas.archs import create_model  # noqa: E402
 from srnas.archs.depthwise import depthwise_same, plain_depthwise  # noqa: E402
 from srnas.archs.genotype import Genotype  # noqa: E402
@@ -34,12 +33,6 @@ from srnas.archs.genotype import Genotype  # noqa: E402
 QUICKSTART = Genotype.make("imdn", ["dilsep5_bn", "conv5_bn", "dilsep5_bn", "sep5_bn"], num_feat=32, num_block=4)
 NETS = {"quickstart_imdn": QUICKSTART, "sac_imdn_x2": "options/genotypes/sac_imdn_x2.json",
         "dlsr_x2": "options/genotypes/dlsr_x2_released.json"}
-
-
-def cpu_time(fn) -> float:
-    c0 = time.process_time()
-    fn()
-    return (time.process_time() - c0) / torch.get_num_threads()
 
 
 def paired(fns: dict, reps: int, warmup: int = 2) -> dict[str, float]:
@@ -50,7 +43,7 @@ def paired(fns: dict, reps: int, warmup: int = 2) -> dict[str, float]:
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(reps):
         for k, fn in fns.items():
-            times[k].append(cpu_time(fn))
+            times[k].append(timed(fn)[1])
     return {k: statistics.median(v) for k, v in times.items()}
 
 

@@ -14,7 +14,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -23,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from clock import timed  # noqa: E402
 from search_step import supernet_step  # noqa: E402
 
 
@@ -49,9 +49,7 @@ def main() -> None:
     def step(fft: bool) -> float:
         for m in mixed:
             m.fft = fft
-        t = time.process_time()
-        run()
-        return time.process_time() - t
+        return timed(run)[1]
 
     step(True), step(False)  # warm-up: Adam state, kernels' first calls
     times: dict[str, list[float]] = {"fft": [], "direct": []}

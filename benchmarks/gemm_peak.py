@@ -11,19 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import time
+import sys
+from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-def load_note() -> str:
-    """One line on how busy the machine is (1-minute load average vs cores)."""
-    try:
-        la = os.getloadavg()[0]
-    except OSError:
-        return "load average unavailable"
-    return f"load average {la:.2f} on {os.cpu_count()} cores"
+from clock import load_note, timed  # noqa: E402
 
 
 def gemm_peak(threads: int = 0, n: int = 2048, reps: int = 5, device: str = "cpu",
@@ -32,7 +27,7 @@ def gemm_peak(threads: int = 0, n: int = 2048, reps: int = 5, device: str = "cpu
 
     Returns:
         ``{"n", "threads", "device", "dtype", "macs_per_s_wall", "macs_per_s_cpu"}``: ``_cpu`` divides by process CPU
-        time over the thread count (CPU only; equal to the wall figure on CUDA, timed with events).
+        time over the thread count (CPU only; equal to the wall figure on CUDA).
     """
     if threads:
         torch.set_num_threads(threads)
@@ -44,15 +39,8 @@ def gemm_peak(threads: int = 0, n: int = 2048, reps: int = 5, device: str = "cpu
         a @ b
     best_wall = best_cpu = float("inf")
     for _ in range(reps):
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t0, c0 = time.perf_counter(), time.process_time()
-        a @ b
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        best_wall = min(best_wall, wall)
-        best_cpu = min(best_cpu, cpu / torch.get_num_threads() if dev.type == "cpu" else wall)
+        wall, cpu = timed(lambda: a @ b, dev)
+        best_wall, best_cpu = min(best_wall, wall), min(best_cpu, cpu)
     macs = float(n) ** 3
     return {"n": n, "threads": torch.get_num_threads(), "device": str(dev), "dtype": str(dtype).replace("torch.", ""),
             "macs_per_s_wall": macs / best_wall, "macs_per_s_cpu": macs / best_cpu}

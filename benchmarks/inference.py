@@ -33,7 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from gemm_peak import gemm_peak, load_note  # noqa: E402
+from clock import load_note, timed  # noqa: E402
+from gemm_peak import gemm_peak  # noqa: E402
 from srnas.archs import create_model  # noqa: E402
 from srnas.archs.genotype import Genotype  # noqa: E402
 from srnas.eval.profile import count_macs  # noqa: E402
@@ -119,14 +120,9 @@ def bench_net(name: str, args: argparse.Namespace, device: torch.device) -> dict
         cpus: dict[str, list[float]] = {rt: [] for rt in fns}
         for _ in range(args.reps):
             for rt, fn in fns.items():
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                t0, c0 = time.perf_counter(), time.process_time()
-                fn()
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                walls[rt].append(time.perf_counter() - t0)
-                cpus[rt].append((time.process_time() - c0) / torch.get_num_threads())
+                wall, cpu = timed(fn, device)
+                walls[rt].append(wall)
+                cpus[rt].append(cpu)
     res = {"params": params, "macs": macs, "input_hw": [h, w], "scale": args.scale, "setup_s": setup,
            "runtimes": {}}
     for rt in fns:

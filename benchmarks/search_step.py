@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -45,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from gemm_peak import gemm_peak, load_note  # noqa: E402
+from clock import load_note, timed  # noqa: E402
 
 CONFIGS = {  # name: (space, partial K)
     "imdn_darts": ("imdn", 1), "dlsr_darts": ("dlsr", 1), "imdn_sac": ("imdn", 4), "dlsr_sac": ("dlsr", 4),
@@ -160,24 +159,10 @@ def worker(spec: dict) -> dict:
         else:
             run(model)
 
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    t_first = time.perf_counter()
-    step()  # first step: allocates the Adam state (and compiles)
-    sync()
-    first = time.perf_counter() - t_first
+    first = timed(step, device)[0]  # first step: allocates the Adam state (and compiles)
     for _ in range(spec["warmup"] - 1):
         step()
-    sync()
-    walls, cpus = [], []
-    for _ in range(spec["reps"]):
-        t0, c0 = time.perf_counter(), time.process_time()
-        step()
-        sync()
-        walls.append(time.perf_counter() - t0)
-        cpus.append((time.process_time() - c0) / torch.get_num_threads())
+    walls, cpus = map(list, zip(*(timed(step, device) for _ in range(spec["reps"]))))
     # memory: one more step after the timed ones (profiled: slower)
     if device.type == "cuda":
         base = torch.cuda.memory_allocated()
@@ -223,17 +208,10 @@ def retrain_worker(spec: dict) -> dict:
         opt.zero_grad(set_to_none=True)
         torch.nn.functional.l1_loss(net(lq), gt).backward()
         opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
 
     for _ in range(spec["warmup"]):
         step()
-    walls, cpus = [], []
-    for _ in range(spec["reps"]):
-        t0, c0 = time.perf_counter(), time.process_time()
-        step()
-        walls.append(time.perf_counter() - t0)
-        cpus.append((time.process_time() - c0) / torch.get_num_threads())
+    walls, cpus = map(list, zip(*(timed(step, device) for _ in range(spec["reps"]))))
     return {**spec, "wall_s": statistics.median(walls), "cpu_s": statistics.median(cpus), "fwd_macs": macs,
             "load": load_note()}
 
@@ -411,8 +389,8 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def step_arguments(ap: argparse.ArgumentParser) -> None:
+    """The measured step's shape (configurations, batch, patch, widths, blocks, K), shared by the step benchmarks."""
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lq", type=int, default=32, help="LR patch size (the x2 HR search patch is twice this)")
@@ -420,6 +398,11 @@ def main() -> None:
     ap.add_argument("--dlsr-feat", type=int, default=48)
     ap.add_argument("--blocks", type=int, default=6)
     ap.add_argument("--k", type=int, default=4, help="partial-channel K of the *_sac configurations")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    step_arguments(ap)
     ap.add_argument("--threads", type=int, default=0, help="torch threads per process (0: torch's default)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved processes per (config, variant)")

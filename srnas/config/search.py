@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Literal, Optional
 
 from srnas.config.common import Device, HRFolder, Logger, Optim, Paths, Scheduler, ValSet, check_experiment_name
 from srnas.config.schema import apply_overrides, bounded, build, read_yaml

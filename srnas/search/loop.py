@@ -229,8 +229,7 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     if main and start == 0 and records_path.exists():
         records_path.unlink()
     elif main and records_path.exists():  # drop records written after the checkpoint we resumed from
-        kept = [ln for ln in records_path.read_text().splitlines() if ln and json.loads(ln)["step"] <= start]
-        atomic_write_text(records_path, "".join(k + "\n" for k in kept))
+        _keep_records(records_path, start)
     hess_batch = None
     if s.hessian:
         # the same whole batch on every rank, so every rank computes the same eigenvalue and early-stop decision
@@ -258,22 +257,21 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                     drop.set_epoch(epoch, s.num_epochs)
                 w_batch, a_batch = next(w_iter), next(a_iter)
                 try:
-                    out: dict[str, float] = {}
-                    arch_on = epoch > s.warmup_epochs  # warm-up: alpha frozen (Algorithm 1 / brief §1.5)
+                    def w_step() -> dict[str, float]:
+                        return weight_step(net, w_batch, opt_w, ctx, s.loss.hfen_weight, s.grad_clip, perturb,
+                                           align, prec_w)
+
+                    def a_step(extra_batch: Optional[dict] = None) -> dict[str, float]:
+                        if epoch <= s.warmup_epochs:  # warm-up: alpha frozen (Algorithm 1 / brief §1.5)
+                            return {}
+                        return alpha_step(net, a_batch, opt_a, specs, ctx, s.loss.hfen_weight, extra_batch=extra_batch,
+                                          regularize_betas=s.regularize_betas, precision=prec_a)
+
                     if s.order == "darts":  # SA-DARTS Algorithm 1: alpha step, then w step
-                        if arch_on:
-                            out.update(alpha_step(net, a_batch, opt_a, specs, ctx, s.loss.hfen_weight,
-                                                  regularize_betas=s.regularize_betas,
-                                                  precision=prec_a))
-                        out.update(weight_step(net, w_batch, opt_w, ctx, s.loss.hfen_weight, s.grad_clip, perturb,
-                                               align, prec_w))
+                        out = {**a_step(), **w_step()}
                     else:  # DLSR: w step, then alpha on L_train + L_val (brief §1.5)
-                        out.update(weight_step(net, w_batch, opt_w, ctx, s.loss.hfen_weight, s.grad_clip, perturb,
-                                               align, prec_w))
-                        if arch_on:
-                            out.update(alpha_step(net, a_batch, opt_a, specs, ctx, s.loss.hfen_weight,
-                                                  extra_batch=w_batch, regularize_betas=s.regularize_betas,
-                                                  precision=prec_a))
+                        out = w_step()
+                        out.update(a_step(extra_batch=w_batch))
                 except NonFiniteError as e:
                     if s.nonfinite == "stop":
                         raise SrnasError(f"{e}; the last good checkpoint is kept in {ckpt_dir}") from None
@@ -364,9 +362,7 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                     a_iter = batches(a_data, opt.datasets.arch, opt.manual_seed, STREAM_ARCH, start, s.iters, device)
                     running, rollback_to = {}, None
                     if main:  # drop the abandoned branch: records, checkpoints, snapshots after the stop epoch
-                        kept = [ln for ln in records_path.read_text().splitlines()
-                                if ln and json.loads(ln)["step"] <= start]
-                        atomic_write_text(records_path, "".join(k + "\n" for k in kept))
+                        _keep_records(records_path, start)
                         for old in list_checkpoints(ckpt_dir):
                             if int(old.stem.split("_")[1]) > start:
                                 old.unlink()
@@ -408,6 +404,12 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     plot_search(records, net.primitives, exp)
     log.info("genotype written to %s (%.1f s)", exp / "genotype.json", seconds)
     return SearchResult(exp, genotype, step + 1, stopped_early, history["last_change_epoch"], seconds)
+
+
+def _keep_records(path: Path, step: int) -> None:
+    """Drop the ``alphas.jsonl`` records written after ``step`` (resume, DARTS-ADA rollback)."""
+    kept = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
+    atomic_write_text(path, "".join(k + "\n" for k in kept))
 
 
 class _Steps:

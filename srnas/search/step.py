@@ -7,9 +7,8 @@ SDARTS (perturbed mixing weights, ``perturb.py``) and Lambda-DARTS (an extra gra
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
