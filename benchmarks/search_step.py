@@ -119,10 +119,24 @@ def supernet_step(space: str, feat: int, blocks: int, k: int, batch_size: int, l
     return net, batch, step
 
 
+def forward_macs(net: torch.nn.Module, lq: torch.Tensor) -> int:
+    """fvcore's MACs of one forward of the supernet, on a copy (the traced forward would move BN statistics and the
+    channel samplers of ``net``); a folded conv computed through the FFT counts as the direct conv it replaces (the
+    FFT executes fewer, uncounted complex products)."""
+    from srnas.eval.profile import count_macs
+    from srnas.search.mixed_op import MixedOp
+
+    probe = copy.deepcopy(net)
+    for m in probe.modules():
+        if isinstance(m, MixedOp):
+            m.fft = False
+    with torch.no_grad():
+        return count_macs(probe, lq)
+
+
 def worker(spec: dict) -> dict:
     """Build the supernet of ``spec``, run warm-up and timed bi-level steps, return times, memory and MACs."""
     from srnas.archs.depthwise import plain_depthwise
-    from srnas.eval.profile import count_macs
     from srnas.search.mixed_op import MixedOp
 
     torch.set_num_threads(spec["threads"])
@@ -136,15 +150,7 @@ def worker(spec: dict) -> dict:
     for m in net.modules():
         if isinstance(m, MixedOp):
             m.recompute, m.fft = ckpt, fft
-    macs = 0
-    if spec["macs"]:
-        probe = copy.deepcopy(net)
-        for m in probe.modules():  # the FFT executes fewer, uncounted (complex) products: count the direct conv's
-            if isinstance(m, MixedOp):
-                m.fft = False
-        with torch.no_grad():
-            macs = count_macs(probe, batch["lq"])
-        del probe
+    macs = forward_macs(net, batch["lq"]) if spec["macs"] else 0
     model = torch.compile(net) if compile_ else net
     if compile_:  # the step functions call net.op_alphas() etc.: give the compiled module the supernet's methods
         for name in ("op_alphas", "path_alphas", "arch_parameters", "weight_parameters", "mixing_weights"):

@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from clock import load_note, timed  # noqa: E402
 from gemm_peak import gemm_peak  # noqa: E402
-from search_step import CONFIGS, step_arguments, supernet_step  # noqa: E402
+from search_step import CONFIGS, forward_macs, step_arguments, supernet_step  # noqa: E402
 
 KINDS = ("conv kxk", "conv kxk (FFT)", "conv 1x1", "depthwise conv", "batch norm", "channel gather/scatter",
          "optimizer", "other")
@@ -140,17 +140,8 @@ def breakdown(space: str, feat: int, k: int, blocks: int, batch: int, lq: int, w
     off each event) and the step's MACs."""
     from torch.profiler import ProfilerActivity, profile
 
-    from srnas.eval.profile import count_macs
-    from srnas.search.mixed_op import MixedOp
-
     net, data, step = supernet_step(space, feat, blocks, k, batch, lq, torch.device("cpu"))
-    mixed = [m for m in net.modules() if isinstance(m, MixedOp)]
-    for m in mixed:  # count the direct conv the FFT replaces (as search_step.py)
-        m.fft = False
-    with torch.no_grad():
-        fwd_macs = count_macs(net, data["lq"])
-    for m in mixed:
-        m.fft = True
+    fwd_macs = forward_macs(net, data["lq"])
     for _ in range(warmup):
         step()
     cpus = [timed(step)[1] for _ in range(reps)]
