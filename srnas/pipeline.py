@@ -61,7 +61,8 @@ def run_pipeline(opt: PipelineOptions, raw: dict, progress: bool = True) -> dict
         t0 = time.perf_counter()
         log.info("pipeline: search (%s)", opt.search.opt)
         r = run_search(s_opt, s_raw, str(opt.search.opt), resume=_resume(root / "search"), progress=progress)
-        done("search", t0, genotype=r.genotype.to_dict(), iterations=r.steps)
+        done("search", t0, genotype=r.genotype.to_dict(), iterations=r.steps,
+             decision=r.genotype.info.get("decision"))
         t_opt, t_raw = _stage_options(load_train_options, opt.train, "train", root, t_extra, opt.device)
     else:
         log.info("pipeline: search done (%s)", genotype)
@@ -115,6 +116,11 @@ def run_pipeline(opt: PipelineOptions, raw: dict, progress: bool = True) -> dict
             if worst > 0.01:
                 raise SrnasError(f"{out}: exported model's PSNR differs from PyTorch by {worst:.4f} dB (> 0.01)")
         done(key, t0, **info)
+    from srnas.archs.genotype import Genotype
+    from srnas.search.decision import verdict_line
+
+    # every report of the pipeline carries the search's verdict (an undecided genotype is flagged, never just ranked)
+    summary["search_decision"] = verdict_line(Genotype.load(genotype).info.get("decision"))
     summary["total_seconds"] = round(sum(s["seconds"] for s in summary["stages"].values()), 1)
     atomic_write_text(summary_path, json.dumps(summary, indent=2) + "\n")
     return summary

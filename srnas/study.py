@@ -30,7 +30,8 @@ from typing import Any, Optional
 import torch
 import yaml
 
-from srnas.archs.genotype import Genotype
+from srnas.archs.genotype import SPACE_OPS, Genotype
+from srnas.search.decision import decision_flag, decision_from_records
 from srnas.config.schema import apply_overrides, build, read_yaml
 from srnas.config.study import Method, SpaceStudy, StudyOptions
 from srnas.errors import SrnasError
@@ -125,10 +126,11 @@ def resolve_sets(opt: StudyOptions) -> tuple[dict[str, Path], list[str]]:
 class _Stages:
     """``stages.json``: seconds of every finished stage, and the wall time of every call (updated as it goes)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, machine: str):
         self.path = path
         self.data = json.loads(path.read_text()) if path.exists() else {"stages": {}, "calls": []}
-        self.data["calls"].append({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": 0.0, "finished": False})
+        self.data["calls"].append({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": 0.0, "finished": False,
+                                   "machine": machine})
         self.t0 = time.perf_counter()
         self.save()
 
@@ -321,7 +323,7 @@ def run_study(opt: StudyOptions, raw: dict, option_file: Optional[str] = None, c
     gdir.mkdir(parents=True, exist_ok=True)
     header = f"# {command}\n" if command else ""
     atomic_write_text(root / "options.yml", header + yaml.safe_dump(raw, sort_keys=False))
-    stages = _Stages(root / "stages.json")
+    stages = _Stages(root / "stages.json", _machine(opt))
     finished = False
     try:
         for path, g in baselines:
@@ -397,7 +399,11 @@ def _arch_row(a: Arch, gdir: Path, sets: list[str]) -> dict[str, Any]:
         "connections": [list(c) for c in g.connections] if g and g.connections else None,
         "params": g.info.get("params") if g else None, "macs": None,
         "search_seconds": info.get("search_seconds"), "search_iterations": info.get("search_iterations"),
-        "seeds": sorted(a.runs), "train_seconds": None, "psnr": {}}
+        "seeds": sorted(a.runs), "train_seconds": None, "psnr": {}, "search_decision": "-"}
+    if a.family == "searched" and g is not None:  # an undecided search is flagged wherever its network is compared
+        decision = g.info.get("decision") or decision_from_records(
+            gdir.parent / "searches" / a.id / "alphas.jsonl", g.primitives or SPACE_OPS[g.space])
+        row["search_decision"] = decision_flag({"decision": decision})
     if a.runs:
         first = a.runs[min(a.runs)]
         row["params"], row["macs"] = first["params"], first["macs"]
@@ -481,14 +487,15 @@ def _markdown(data: dict[str, Any], png: str = "study.png") -> str:
                   f"({'; '.join(f'{m}: {o}' for m, o in sp['methods'].items())}); one search per method"
                   f"{', ' + '/'.join(map(str, its)) + ' iterations' if its else ''}; random: {sp['random_n']} "
                   f"uniform draws (seed {sp['random_seed']}).", ""]
-        head = "| architecture | family | C | params (K) | Mult-Adds (G) | search (s) | train (s) | " + \
+        head = "| architecture | family | search decided | C | params (K) | Mult-Adds (G) | search (s) | train (s) | " + \
             " | ".join(f"{s} ({data['max_images'][s]})" if s in data["max_images"] else s for s in sets) + " |"
-        lines += [head, "|" + "---|" * (7 + len(sets))]
+        lines += [head, "|" + "---|" * (8 + len(sets))]
         for r in sp["archs"]:
             cells = [_fmt_psnr(r["psnr"].get(s)) for s in sets]
             params = f"{r['params'] / 1e3:.1f}" if r["params"] is not None else "-"
             macs = f"{r['macs'] / 1e9:.2f}" if r["macs"] is not None else "-"
-            lines.append(f"| {r['label']} | {r['family']} | {r['num_feat'] or '-'} | {params} | {macs} | "
+            lines.append(f"| {r['label']} | {r['family']} | {r.get('search_decision', '-')} | {r['num_feat'] or '-'} | "
+                         f"{params} | {macs} | "
                          f"{_fmt_s(r['search_seconds'])} | {_fmt_s(r['train_seconds'])} | " + " | ".join(cells) + " |")
         lines += ["", "Genotypes (ops per position, shared by all blocks; DLSR: inputs of cells 3..N):", ""]
         for r in sp["archs"]:
@@ -505,9 +512,12 @@ def _markdown(data: dict[str, Any], png: str = "study.png") -> str:
                     what = "the best random architecture (per set)" if c["baseline_kind"] == "best random" \
                         else c["baseline_label"]
                     groups.setdefault(what, []).append(c)
+            flag = next((r["search_decision"] for r in sp["archs"] if r["label"] == method), "-")
+            caveat = f" (search {flag}: its genotype was not chosen by the data at every position)" \
+                if flag.startswith("NOT") else ""
             for what, rows in groups.items():
                 wins = sum(c["beats"] for c in rows)
-                lines.append(f"- **{method} vs {what}: ahead on {wins} of {len(rows)} sets.** "
+                lines.append(f"- **{method}{caveat} vs {what}: ahead on {wins} of {len(rows)} sets.** "
                              + "; ".join(c["sentence"] for c in rows) + ".")
         lines.append("")
     if data["pending"]:
@@ -573,7 +583,11 @@ def write_study_report(opt: StudyOptions, root: Path, archs: Optional[list[Arch]
                     not (root / "searches" / a.id / "genotype.json").exists()]
         pending += [f"run {a.id}_seed{k}" for k in opt.seeds for a in mine if k not in a.runs]
     iters = sorted({r["iterations"] for a in archs for r in a.runs.values() if r["iterations"] is not None})
-    device = _machine(opt)
+    # the machine(s) the calls ran on, not the one writing the report (calls before this record: the last report's)
+    machines = list(dict.fromkeys(c["machine"] for c in stages["calls"] if c.get("machine")))
+    previous = root / "study.json"
+    device = ", ".join(machines) if machines else \
+        (json.loads(previous.read_text()).get("machine") if previous.exists() else None) or _machine(opt)
     data: dict[str, Any] = {
         "name": opt.name, "scale": opt.scale, "command": command, "option_file": option_file,
         "status": "complete" if not pending else f"incomplete: {len(pending)} stage(s) left",

@@ -46,3 +46,16 @@ def test_collect_labels_nested_reports(tmp_path):
     _report(tmp_path / "exp" / "a", 1, 2, 30.0, 25.0)
     _report(tmp_path / "exp" / "b", 1, 3, 31.0, 26.0)
     assert sorted(r["name"] for r in collect([tmp_path / "exp"])) == ["exp/a", "exp/b"]
+
+
+def test_report_flags_an_undecided_search(tmp_path):
+    _report(tmp_path / "searched", 200_000, 50e9, 37.4, 30.6)
+    rep = json.loads((tmp_path / "searched" / "report.json").read_text())
+    rep["genotype"] = {"info": {"decision": {"decided": False, "num_decided": 1, "num_positions": 4}}}
+    (tmp_path / "searched" / "report.json").write_text(json.dumps(rep))
+    _report(tmp_path / "hand", 150_000, 40e9, 37.2, 30.1)
+    rows = {r["name"]: r for r in collect([tmp_path / "searched", tmp_path / "hand"])}
+    assert rows["searched"]["search"] == "NOT decided (1/4)" and rows["hand"]["search"] == "-"
+    from srnas.eval.report import markdown
+
+    assert "| searched | NOT decided (1/4) |" in markdown(list(rows.values()))

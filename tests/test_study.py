@@ -106,7 +106,10 @@ def test_tiny_study_runs_end_to_end_then_skips_everything(tmp_path, capsys):
     assert {(c["baseline_kind"], c["set"]) for c in data["comparisons"]} == {("best random", "Set5"),
                                                                                ("hand-designed", "Set5")}
     md = (root / "study.md").read_text()
-    assert "NoSuchSet" in md and "SA vs IMDN" in md and "Set5: the first 3 images" in md
+    assert "NoSuchSet" in md and "Set5: the first 3 images" in md
+    # a tiny search does not decide, and every comparison of its network says so
+    assert rows["imdn-sa"]["search_decision"].startswith("NOT decided") and rows["imdn-IMDN"]["search_decision"] == "-"
+    assert "**SA (search NOT decided" in md and ") vs IMDN" in md
     assert " beats " in md or "does not beat" in md
     assert (root / "study.png").stat().st_size > 0
     assert data["comparisons"][0]["sentence"] in capsys.readouterr().out

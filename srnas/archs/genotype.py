@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from srnas.archs.ops import DLSR_PRIMITIVES, EXTRA_PRIMITIVES, IMDN_PRIMITIVES
+from srnas.archs.ops import CONTROL_PRIMITIVES, DLSR_PRIMITIVES, EXTRA_PRIMITIVES, IMDN_PRIMITIVES
 from srnas.errors import SrnasError
 
 FORMAT = "srnas-genotype"
 VERSION = 1
-SPACE_OPS = {"imdn": IMDN_PRIMITIVES, "dlsr": DLSR_PRIMITIVES + EXTRA_PRIMITIVES}
+SPACE_OPS = {"imdn": IMDN_PRIMITIVES + CONTROL_PRIMITIVES, "dlsr": DLSR_PRIMITIVES + EXTRA_PRIMITIVES + CONTROL_PRIMITIVES}
 POSITIONS = {"imdn": 4, "dlsr": 3}  # searchable positions per block / cell
 _KEYS = {"format", "version", "space", "scale", "num_feat", "num_block", "ops", "connections", "primitives", "info"}
 

@@ -12,6 +12,7 @@ Two families with their references' names:
 * IMDN-space ops (SA-DARTS §4.4, method notes §5.2): {conv, sep, dilated sep} x {3, 5} x {no BN, BN}, with bias,
   single-stage separable convs, no activation inside. ``conv3`` is a bare ``nn.Conv2d`` so that official IMDN weights
   load under ``IMDB<i>.c<j>.weight``.
+* ``noise``: a control candidate of both spaces that can only hurt (the search's positive controls).
 
 Depthwise convs are ``DepthwiseConv2d``: an ``nn.Conv2d`` (same keys and forward) with a faster exact CPU backward.
 """
@@ -104,6 +105,27 @@ def _imdn_sep(k: int, dilation: int, bn: bool) -> OpBuilder:
     return build
 
 
+class Noise(nn.Module):
+    """The ``noise`` control candidate: fresh N(0, 1) noise of shape (N, c_out, H, W), independent of the input.
+
+    It carries no information about the input, so every bit of mixing weight on it only corrupts the features: a
+    candidate that by construction can only hurt, for the positive controls of the search (a search that works gives
+    it the lowest weight). Drawn from the global RNG (saved in search checkpoints), in train and eval mode alike.
+    """
+
+    def __init__(self, c_out: int):
+        super().__init__()
+        self.c_out = c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        return torch.randn(n, self.c_out, h, w, device=x.device, dtype=x.dtype)
+
+
+def _noise(c_in: int, c_out: int) -> nn.Module:
+    return Noise(c_out)
+
+
 def _skip(c_in: int, c_out: int) -> nn.Module:
     _same(c_in, c_out, "skip_connect")
     return nn.Identity()
@@ -141,6 +163,8 @@ OPS: Dict[str, OpBuilder] = {
     "sep5_bn": _imdn_sep(5, 1, True),
     "dilsep3_bn": _imdn_sep(3, 2, True),
     "dilsep5_bn": _imdn_sep(5, 2, True),
+    # positive-control candidate of both spaces (a candidate that can only hurt)
+    "noise": _noise,
 }
 
 DLSR_PRIMITIVES = ("conv_1x1", "conv_3x3", "conv_5x5", "conv_7x7", "sep_conv_3x3", "sep_conv_5x5", "sep_conv_7x7",
@@ -148,6 +172,7 @@ DLSR_PRIMITIVES = ("conv_1x1", "conv_3x3", "conv_5x5", "conv_7x7", "sep_conv_3x3
 IMDN_PRIMITIVES = ("conv3", "conv5", "sep3", "sep5", "dilsep3", "dilsep5",
                    "conv3_bn", "conv5_bn", "sep3_bn", "sep5_bn", "dilsep3_bn", "dilsep5_bn")
 EXTRA_PRIMITIVES = ("skip_connect", "none")
+CONTROL_PRIMITIVES = ("noise",)
 
 
 def build_op(name: str, c_in: int, c_out: int) -> nn.Module:

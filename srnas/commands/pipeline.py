@@ -23,5 +23,6 @@ def run(args: argparse.Namespace) -> int:
         if "results" in info:
             extra = "  " + ", ".join(f"{k} {v['psnr']:.3f} dB" for k, v in info["results"].items())
         print(f"{stage:18s} {info['seconds']:8.1f} s{extra}")
+    print(summary["search_decision"])
     print(f"total {summary['total_seconds']:.0f} s; outputs in {opt.experiments_root}/{opt.name}/")
     return 0

@@ -39,10 +39,26 @@ class SpaceOpt:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Teacher:
+    """A known-answer task (positive control): the targets are ``teacher(LR)`` (``srnas.search.teacher``)."""
+
+    genotype: str = bounded(doc="genotype JSON of the teacher network (the supernet's space)")
+    seed: int = bounded(0, ge=0, doc="seed of the teacher's weight initialisation")
+    gain: float = bounded(4.0, gt=0, doc="multiplies the teacher's block-fusion conv so the blocks carry more of the "
+                                         "output")
+
+
+@dataclass(frozen=True, kw_only=True)
 class SearchData:
     train: HRFolder = bounded(doc="weight split (w step)")
     arch: HRFolder = bounded(doc="architecture split (alpha step)")
     val: Optional[ValSet] = bounded(None, doc="benchmark validation of the supernet")
+    teacher: Optional[Teacher] = bounded(None, doc="known-answer task: both splits' targets become teacher(LR)")
+
+    def __post_init__(self) -> None:
+        if self.teacher is not None and self.val is not None:
+            raise SrnasError("datasets.val: a teacher task has no benchmark validation (the targets are not the HR "
+                             "images); set datasets.val: null")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,16 +108,34 @@ class Hessian:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Decision:
+    """When a position counts as decided (``srnas.search.decision``): stable top-1, logit gap above noise, and the
+    chosen op's weight apart from uniform."""
+
+    window: int = bounded(3, ge=1, doc="evaluations the top-1 op must hold (and over which the gap's noise is taken)")
+    z: float = bounded(3.0, gt=0, doc="the top-1/top-2 logit gap must exceed z x noise")
+    min_ratio: float = bounded(1.5, ge=1, doc="the top-1 weight must be at least min_ratio x uniform (1 / N_o)")
+
+
+@dataclass(frozen=True, kw_only=True)
 class SearchCfg:
     iters: int = bounded(ge=1, doc="total bi-level iterations")
     epoch_length: int = bounded(1000, ge=1, doc="iterations per search epoch (lambda_e schedules; DLSR ~1000)")
+    penalty_schedule: Literal["epoch", "iteration"] = bounded(
+        "epoch", doc="epoch: penalty coefficients step once per epoch (the papers: lambda_e = e/5, constant within an "
+        "epoch); iteration: they grow every iteration, epoch = (t + 1) / epoch_length (the same ramp without steps)")
     warmup_epochs: int = bounded(0, ge=0, doc="epochs with alpha frozen (w only)")
+    warmup_iters: int = bounded(0, ge=0, doc="iterations with alpha frozen (w only), for runs shorter than an epoch; "
+                                           "not together with warmup_epochs")
     order: Literal["darts", "dlsr"] = bounded("darts", doc="darts: Algorithm 1 (alpha on L_val, then w); "
                                               "dlsr: w first, alpha on L_train + L_val")
     alpha_init: AlphaInit = field(default_factory=AlphaInit)
     optim_w: Optim = field(default_factory=lambda: Optim(lr=5e-4, weight_decay=1e-8))
     optim_alpha: Optim = field(default_factory=lambda: Optim(lr=3e-4, betas=(0.5, 0.999)))
     scheduler: Scheduler = field(default_factory=Scheduler)
+    scheduler_alpha: Scheduler = bounded(Scheduler(type="constant"), doc="alpha learning-rate schedule, per alpha "
+                                         "step from the end of the warm-up (constant: DARTS/DLSR; SA-DARTS' NB201 "
+                                         "setup anneals it, cosine)")
     loss: Loss = field(default_factory=Loss)
     regularizers: tuple[dict, ...] = bounded([], doc="alpha penalties: [{type: sa, nu: 1.0}, {type: flops}, ...]")
     regularize_betas: bool = bounded(False, doc="apply the alpha penalties to DLSR's network-level betas too")
@@ -113,8 +147,13 @@ class SearchCfg:
                                                       "p * (e-1) / (E-1) in training mode (0 = off)")
     nonfinite: Literal["stop", "skip"] = bounded("stop", doc="a NaN/Inf loss stops the run, or skips the batch")
     precision: Literal["fp32", "bf16", "fp16"] = bounded("fp32", doc="autocast dtype (fp16: CUDA, loss scaling)")
+    decision: Decision = field(default_factory=Decision)
+    record_every: Optional[int] = bounded(None, ge=1, doc="alphas.jsonl record and decision check every N iterations; "
+                                          "null: datasets.val.every, or epoch_length without a val set")
 
     def __post_init__(self) -> None:
+        if self.warmup_epochs and self.warmup_iters:
+            raise SrnasError("search.warmup_iters: give the warm-up in epochs or in iterations, not both")
         from srnas.registry import REGULARIZERS
         import srnas.search.regularizers  # noqa: F401  (registers the penalties)
 
@@ -133,6 +172,17 @@ class SearchCfg:
                     raise SrnasError(f"{where}: unknown key {key!r} for {spec['type']}; valid: {', '.join(allowed)}")
                 if key != "type" and not isinstance(value, (int, float, str, bool)) and value is not None:
                     raise SrnasError(f"{where}.{key}: expected a scalar, got {type(value).__name__}")
+
+    def penalty_epoch(self, step: int) -> float:
+        """The epoch the penalty schedules see at 0-based iteration ``step``."""
+        if self.penalty_schedule == "iteration":
+            return (step + 1) / self.epoch_length
+        return step // self.epoch_length + 1
+
+    @property
+    def warmup_steps(self) -> int:
+        """Iterations with alpha frozen (Algorithm 1 warm-up)."""
+        return self.warmup_epochs * self.epoch_length + self.warmup_iters
 
     @property
     def num_epochs(self) -> int:

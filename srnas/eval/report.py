@@ -13,7 +13,10 @@ from srnas.errors import SrnasError
 
 
 def collect(paths: Sequence[str | Path]) -> list[dict]:
-    """One row per report.json under each path (the path itself may be a report.json)."""
+    """One row per report.json under each path (the path itself may be a report.json); ``search`` is the searched
+    genotype's decision flag (``srnas.search.decision.decision_flag``)."""
+    from srnas.search.decision import decision_flag
+
     rows = []
     for p in map(Path, paths):
         files = [p] if p.is_file() else sorted(p.rglob("report.json")) if p.is_dir() else []
@@ -24,7 +27,8 @@ def collect(paths: Sequence[str | Path]) -> list[dict]:
                 r = json.loads(f.read_text())
                 row = {"name": p.name if len(files) == 1 else f"{p.name}/{f.parent.relative_to(p)}",
                        "file": str(f), "params": int(r["params"]), "macs": float(r["macs"]), "scale": r.get("scale"),
-                       "psnr": {k: float(v["psnr"]) for k, v in r["results"].items()}}
+                       "psnr": {k: float(v["psnr"]) for k, v in r["results"].items()},
+                       "search": decision_flag((r.get("genotype") or {}).get("info"))}
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
                 raise SrnasError(f"{f}: not a report.json ({e.__class__.__name__}: {e})") from None
             rows.append(row)
@@ -45,13 +49,16 @@ def pareto(points: Sequence[tuple[float, float]]) -> list[int]:
 def markdown(rows: list[dict]) -> str:
     known = ["Set5", "Set14", "B100", "Urban100"]
     sets = sorted({s for r in rows for s in r["psnr"]}, key=lambda s: (known.index(s) if s in known else 99, s))
-    lines = ["| experiment | scale | params (K) | Mult-Adds (G) | " + " | ".join(sets) + " |",
-             "|---|---|---|---|" + "---|" * len(sets)]
+    lines = ["| experiment | search | scale | params (K) | Mult-Adds (G) | " + " | ".join(sets) + " |",
+             "|---|---|---|---|---|" + "---|" * len(sets)]
     for r in sorted(rows, key=lambda r: r["macs"]):
         cells = [f"{r['psnr'][s]:.2f}" if s in r["psnr"] else "-" for s in sets]
-        lines.append(f"| {r['name']} | x{r['scale']} | {r['params'] / 1e3:.1f} | {r['macs'] / 1e9:.2f} | "
-                     + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        lines.append(f"| {r['name']} | {r.get('search', '-')} | x{r['scale']} | {r['params'] / 1e3:.1f} | "
+                     f"{r['macs'] / 1e9:.2f} | " + " | ".join(cells) + " |")
+    notes = ["", "search: `decided` = every position of the searched genotype passed the decision criterion (README "
+             "\"Did the search decide?\"); `NOT decided (n/N)` = its ops at the other positions were not chosen by "
+             "the data; `-` = not a searched genotype with a decision record (hand-designed, released, or older)."]
+    return "\n".join(lines + notes)
 
 
 def plot(rows: list[dict], out: Path, sets: Sequence[str] = ("Set5", "Urban100")) -> Path:
@@ -64,7 +71,8 @@ def plot(rows: list[dict], out: Path, sets: Sequence[str] = ("Set5", "Urban100")
     sets = [s for s in sets if any(s in r["psnr"] for r in rows)] or sorted({s for r in rows for s in r["psnr"]})[:2]
     fig, axes = plt.subplots(1, len(sets), figsize=(5.2 * len(sets), 4), squeeze=False)
     for ax, s in zip(axes[0], sets):
-        pts = [(r["macs"] / 1e9, r["psnr"][s], r["name"]) for r in rows if s in r["psnr"]]
+        pts = [(r["macs"] / 1e9, r["psnr"][s], r["name"] + (f" [{r['search']}]" if r.get("search", "-") != "-" else ""))
+               for r in rows if s in r["psnr"]]
         ax.scatter([p[0] for p in pts], [p[1] for p in pts], zorder=3)
         for x, y, name in pts:
             ax.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")

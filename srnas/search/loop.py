@@ -23,6 +23,7 @@ from srnas.eval.bench import evaluate
 from srnas.registry import SPACES
 from srnas.runtime import (Interrupted, Precision, batches, build_optimizer, build_scheduler, init_distributed,
                            make_dataset, select_device, step_scheduler, stop_signals)
+from srnas.search.decision import Criterion, assess, summary_lines, verdict_line
 from srnas.search.derive import top2_margin
 from srnas.search.hessian import EarlyStop, dominant_eigenvalue, hessian_wrt
 from srnas.search.plots import plot_search
@@ -77,12 +78,31 @@ def _penalty_specs(opt: SearchOptions, net: torch.nn.Module) -> list[tuple[str, 
     return specs
 
 
-def _record(net: torch.nn.Module, step: int, epoch: int, specs: list, num_epochs: int, losses: dict[str, float],
-            val: Optional[dict], scale: int) -> dict[str, Any]:
+def _rows(net: torch.nn.Module, fn) -> list[list[float]]:
+    """``fn`` of every op-alpha row, all blocks' rows stacked (the positions of the decision diagnostics)."""
+    return [r for a in net.op_alphas() for r in fn(a.detach()).cpu().tolist()]
+
+
+def position_labels(net: torch.nn.Module) -> list[str]:
+    """One name per op-alpha row: ``position j`` (shared alphas) or ``block b position j`` (per-block alphas)."""
+    tensors = net.op_alphas()
+    if len(tensors) == 1:
+        return [f"position {j + 1}" for j in range(tensors[0].shape[0])]
+    return [f"block {b + 1} position {j + 1}" for b, a in enumerate(tensors) for j in range(a.shape[0])]
+
+
+def _decision(net: torch.nn.Module, history: list, criterion: Criterion, init_std: float,
+              grads: Optional[dict]) -> dict[str, Any]:
+    return assess(history, net.primitives, init_std, criterion, logits=_rows(net, lambda a: a),
+                  grads=grads, labels=position_labels(net))
+
+
+def _record(net: torch.nn.Module, step: int, epoch: int, penalty_epoch: float, specs: list, num_epochs: int,
+            losses: dict[str, float], val: Optional[dict], scale: int) -> dict[str, Any]:
     from srnas.search.regularizers import alpha_loss
 
     with torch.no_grad():
-        _, terms = alpha_loss(net.op_alphas(), epoch, num_epochs, specs)
+        _, terms = alpha_loss(net.op_alphas(), penalty_epoch, num_epochs, specs)
         rec = {
             "step": step, "epoch": epoch,
             "alphas": [a.softmax(-1).cpu().tolist() for a in net.op_alphas()],
@@ -140,6 +160,15 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     if opt.datasets.val is not None:
         val_data = BenchmarkDataset(resolve_path(opt.datasets.val.root), opt.datasets.val.name, opt.scale)
     net = build_supernet(opt)
+    teacher = None
+    if opt.datasets.teacher is not None:  # known-answer task: targets = teacher(LR)
+        from srnas.search.teacher import build_teacher
+
+        t = opt.datasets.teacher
+        try:
+            teacher = build_teacher(resolve_path(t.genotype), opt.scale, t.seed, t.gain, device)
+        except SrnasError as e:
+            raise SrnasError(f"datasets.teacher.genotype: {e}") from None
     for split in ("train", "arch"):  # ESA's stride-2 conv and 7x7/3 max-pool need at least 15 LR pixels
         if opt.network_g.type == "dlsr" and getattr(opt.datasets, split).lq_patch < 15:
             raise SrnasError(f"datasets.{split}.lq_patch: the dlsr space needs LR patches of at least 15 pixels "
@@ -158,6 +187,7 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                             s.optim_w.weight_decay if s.optim_w.weight_decay is not None else 1e-8)
     opt_a = build_optimizer(net.arch_parameters(), s.optim_alpha, s.alpha_weight_decay)
     sched = build_scheduler(opt_w, s.scheduler, s.iters)
+    sched_a = build_scheduler(opt_a, s.scheduler_alpha, s.iters - s.warmup_steps)  # counts alpha steps only
     sdarts_gen = torch.Generator().manual_seed(opt.manual_seed + 17)
     perturb = SdartsPerturbation(s.sdarts.mode, s.sdarts.eps_min, s.sdarts.eps_max, s.sdarts.steps, sdarts_gen) \
         if s.sdarts else None
@@ -196,6 +226,8 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
         opt_w.load_state_dict(state["opt_w"])
         opt_a.load_state_dict(state["opt_a"])
         sched.load_state_dict(state["sched"])
+        if state.get("sched_a") is not None:
+            sched_a.load_state_dict(state["sched_a"])
         set_rng_state(state["rng"])
         sdarts_gen.set_state(state["sdarts_gen"])
         prec_w.load_state_dict(state.get("scaler_w", {}))
@@ -213,7 +245,8 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
 
     def snapshot(step: int) -> dict[str, Any]:
         return {"kind": "search", "step": step, "model": net.state_dict(), "opt_w": opt_w.state_dict(),
-                "opt_a": opt_a.state_dict(), "sched": sched.state_dict(), "rng": rng_state(),
+                "opt_a": opt_a.state_dict(), "sched": sched.state_dict(), "sched_a": sched_a.state_dict(),
+                "rng": rng_state(),
                 "sdarts_gen": sdarts_gen.get_state(), "history": history,
                 "scaler_w": prec_w.state_dict(), "scaler_a": prec_a.state_dict(),
                 "early_stop": early.state_dict() if early else None, "world_size": world,
@@ -224,20 +257,34 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     if opt.logger.use_tb_logger and main:
         from torch.utils.tensorboard import SummaryWriter
         tb = SummaryWriter(str(exp / "tb"))
-    eval_every = opt.datasets.val.every if opt.datasets.val is not None else s.epoch_length
+    eval_every = s.record_every or (opt.datasets.val.every if opt.datasets.val is not None else s.epoch_length)
     records_path = exp / "alphas.jsonl"
     if main and start == 0 and records_path.exists():
         records_path.unlink()
     elif main and records_path.exists():  # drop records written after the checkpoint we resumed from
         _keep_records(records_path, start)
+    criterion = Criterion(s.decision.window, s.decision.z, s.decision.min_ratio)
+    init_std = s.alpha_init.std if s.alpha_init.mode != "zeros" else 0.0
+    recent = _recent_rows(records_path, criterion.window) if main and start > 0 else []
     hess_batch = None
     if s.hessian:
         # the same whole batch on every rank, so every rank computes the same eigenvalue and early-stop decision
         hess_batch = next(batches(a_data, opt.datasets.arch, opt.manual_seed, STREAM_HESSIAN, 0, 1, device,
                                   shard=False))
+        if teacher is not None:
+            hess_batch = {"lq": hess_batch["lq"], "gt": teacher(hess_batch["lq"])}
 
-    w_iter = batches(w_data, opt.datasets.train, opt.manual_seed, STREAM_W, start, s.iters, device)
-    a_iter = batches(a_data, opt.datasets.arch, opt.manual_seed, STREAM_ARCH, start, s.iters, device)
+    def streams(first: int) -> tuple[Any, Any]:
+        """The weight-split and architecture-split batches of steps ``first..iters-1``."""
+        its = (batches(w_data, opt.datasets.train, opt.manual_seed, STREAM_W, first, s.iters, device),
+               batches(a_data, opt.datasets.arch, opt.manual_seed, STREAM_ARCH, first, s.iters, device))
+        if teacher is None:
+            return its
+        from srnas.search.teacher import teach
+
+        return teach(its[0], teacher), teach(its[1], teacher)
+
+    w_iter, a_iter = streams(start)
     bar = None
     if progress and main:
         from tqdm import tqdm
@@ -252,7 +299,7 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
         with stop_signals() as signals:
             for step in steps:
                 epoch = step // s.epoch_length + 1
-                ctx = StepContext(step, epoch, s.num_epochs)
+                ctx = StepContext(step, epoch, s.num_epochs, s.penalty_epoch(step))
                 if drop is not None:
                     drop.set_epoch(epoch, s.num_epochs)
                 w_batch, a_batch = next(w_iter), next(a_iter)
@@ -262,7 +309,7 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                                            align, prec_w)
 
                     def a_step(extra_batch: Optional[dict] = None) -> dict[str, float]:
-                        if epoch <= s.warmup_epochs:  # warm-up: alpha frozen (Algorithm 1 / brief §1.5)
+                        if step < s.warmup_steps:  # warm-up: alpha frozen (Algorithm 1 / brief §1.5)
                             return {}
                         return alpha_step(net, a_batch, opt_a, specs, ctx, s.loss.hfen_weight, extra_batch=extra_batch,
                                           regularize_betas=s.regularize_betas, precision=prec_a)
@@ -280,6 +327,8 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                     opt_a.zero_grad(set_to_none=True)
                     out = {}
                 step_scheduler(sched, skipped=not out)
+                if step >= s.warmup_steps:  # the alpha schedule starts with the first alpha step
+                    step_scheduler(sched_a, skipped="l_val" not in out)
                 for k, v in out.items():
                     running.setdefault(k, []).append(v)
                 done = step + 1
@@ -292,7 +341,8 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                     torch.distributed.all_reduce(flag)
                     signals["stop"] = bool(flag.item())
                 if done % opt.logger.print_freq == 0 and main:
-                    msg = ", ".join(f"{k} {sum(v) / len(v):.5f}" for k, v in running.items() if v)
+                    msg = ", ".join(f"{k} {sum(v) / len(v):.5f}" for k, v in running.items()
+                                    if v and not k.startswith("grad_"))
                     log.info("iter %d/%d epoch %d lr %.3g: %s", done, s.iters, epoch, sched.get_last_lr()[0], msg)
                     if tb is not None:
                         for k, v in running.items():
@@ -300,10 +350,15 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                                 tb.add_scalar(f"loss/{k}", sum(v) / len(v), done)
                         tb.add_scalar("lr", sched.get_last_lr()[0], done)
                 if (done % eval_every == 0 or done == s.iters) and main:
-                    losses = {k: sum(v) / len(v) for k, v in running.items() if v}
+                    means = {k: sum(v) / len(v) for k, v in running.items() if v}
                     running = {}
-                    rec = _record(net, done, epoch, specs, s.num_epochs, losses,
+                    losses = {k: v for k, v in means.items() if not k.startswith("grad_")}
+                    grads = {k[5:]: v for k, v in means.items() if k.startswith("grad_")} or None
+                    rec = _record(net, done, epoch, s.penalty_epoch(step), specs, s.num_epochs, losses,
                                   _validate(net, val_data, opt.scale, device), opt.scale)
+                    recent.append(_rows(net, lambda a: a.softmax(-1)))
+                    del recent[:-criterion.window]
+                    rec["decision"] = _decision(net, recent, criterion, init_std, grads)
                     if rec["genotype"] != history["last_genotype"]:
                         history["last_genotype"] = rec["genotype"]
                         history["last_change_epoch"] = epoch  # the paper's "converged" cost (§5.4, test vector 20)
@@ -316,8 +371,12 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                         for k, v in rec["penalties"].items():
                             tb.add_scalar(f"penalty/{k}", v, done)
                         tb.add_scalar("alpha/top2_margin", rec["top2_margin"], done)
+                        _tb_decision(tb, rec["decision"], done)
                     val_txt = f", val {rec['val']['psnr']:.3f} dB" if "val" in rec else ""
-                    log.info("eval at iter %d (epoch %d)%s: %s", done, epoch, val_txt, rec["genotype"]["ops"])
+                    d = rec["decision"]
+                    log.info("eval at iter %d (epoch %d)%s: %s; decided %d/%d, top-1 weight %s x uniform%s", done,
+                             epoch, val_txt, rec["genotype"]["ops"], d["num_decided"], d["num_positions"],
+                             "/".join(f"{p['ratio']:.2f}" for p in d["positions"]), _grad_text(grads))
                 if done % s.epoch_length == 0:
                     history["genotypes"][str(epoch)] = net.genotype(opt.scale).to_dict()
                     if s.hessian and epoch % s.hessian.every_epochs == 0:
@@ -358,11 +417,11 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                     history["ada"], history["elapsed"] = ada_log, elapsed
                     entry["weight_decay"] = ada.increase(opt_w, wd)
                     start = steps.next = int(state["step"])
-                    w_iter = batches(w_data, opt.datasets.train, opt.manual_seed, STREAM_W, start, s.iters, device)
-                    a_iter = batches(a_data, opt.datasets.arch, opt.manual_seed, STREAM_ARCH, start, s.iters, device)
+                    w_iter, a_iter = streams(start)
                     running, rollback_to = {}, None
                     if main:  # drop the abandoned branch: records, checkpoints, snapshots after the stop epoch
                         _keep_records(records_path, start)
+                        recent = _recent_rows(records_path, criterion.window)
                         for old in list_checkpoints(ckpt_dir):
                             if int(old.stem.split("_")[1]) > start:
                                 old.unlink()
@@ -386,11 +445,14 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     else:
         genotype = net.genotype(opt.scale)
     seconds = time.perf_counter() - t0
+    decision = _final_decision(records_path, early.stop_epoch * s.epoch_length if stopped_early else None) \
+        if main else None
     info = {"method": _method_name(opt), "space": opt.network_g.type, "iterations": step + 1,
             "search_seconds": round(seconds, 1), "last_change_epoch": history["last_change_epoch"],
             "stopped_early_at_epoch": early.stop_epoch if stopped_early else None,
             "alphas": [a.detach().cpu().tolist() for a in net.op_alphas()],
-            "betas": [b.detach().cpu().tolist() for b in net.path_alphas()]}
+            "betas": [b.detach().cpu().tolist() for b in net.path_alphas()],
+            "decision": decision}
     if s.hessian:  # R-DARTS: [epoch, dominant eigenvalue] of every evaluation, also in TensorBoard and the log
         info["hessian_eigenvalues"] = history.get("eigenvalues", [])
     genotype = Genotype.make(genotype.space, genotype.ops, genotype.num_feat, genotype.num_block,
@@ -402,8 +464,48 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     genotype.save(exp / "genotype.json")
     records = [json.loads(ln) for ln in records_path.read_text().splitlines() if ln] if records_path.exists() else []
     plot_search(records, net.primitives, exp)
+    if decision:  # one line per position, then the verdict; undecided ones as warnings
+        for p, line in zip(decision["positions"], summary_lines(decision)):
+            (log.info if p["decided"] else log.warning)("%s", line)
+        (log.info if decision["decided"] else log.warning)("%s", verdict_line(decision))
+    else:
+        log.warning("search decision: no evaluation recorded")
     log.info("genotype written to %s (%.1f s)", exp / "genotype.json", seconds)
     return SearchResult(exp, genotype, step + 1, stopped_early, history["last_change_epoch"], seconds)
+
+
+def _recent_rows(path: Path, window: int) -> list:
+    """softmax(alpha) rows of the last ``window`` records (the decision history, rebuilt on resume)."""
+    if not path.exists():
+        return []
+    recs = [json.loads(ln) for ln in path.read_text().splitlines() if ln][-window:]
+    return [[r for a in rec["alphas"] for r in a] for rec in recs]
+
+
+def _final_decision(path: Path, last_step: Optional[int]) -> Optional[dict]:
+    """The decision record of the evaluation the genotype comes from (the last one, or the early-stop epoch's)."""
+    if not path.exists():
+        return None
+    recs = [json.loads(ln) for ln in path.read_text().splitlines() if ln]
+    recs = [r for r in recs if "decision" in r and (last_step is None or r["step"] <= last_step)]
+    return recs[-1]["decision"] if recs else None
+
+
+def _grad_text(grads: Optional[dict]) -> str:
+    if not grads or not grads.get("val"):
+        return ""
+    pens = [f"{k} {v / grads['val']:.3g}x" for k, v in grads.items() if k != "val"]
+    return f"; alpha-gradient norm L_val {grads['val']:.3g}" + (f" (penalties: {', '.join(pens)})" if pens else "")
+
+
+def _tb_decision(tb: Any, d: dict, step: int) -> None:
+    tb.add_scalar("decision/decided_positions", d["num_decided"], step)
+    for i, p in enumerate(d["positions"]):
+        for key in ("ratio", "margin", "entropy", "gap", "noise", "alpha_mean", "alpha_std"):
+            if key in p:
+                tb.add_scalar(f"decision/{key}/{i + 1}", p[key], step)
+    for k, v in (d["grads"] or {}).items():
+        tb.add_scalar(f"alpha_grad/{k}", v, step)
 
 
 def _keep_records(path: Path, step: int) -> None:

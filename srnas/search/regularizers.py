@@ -150,8 +150,8 @@ def flops_loss(alphas: Alphas, epoch: int, num_epochs: int, *, costs: Any, norm:
     return weight * loss
 
 
-def alpha_loss(alphas: Alphas, epoch: int, num_epochs: int,
-               specs: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[Tensor, dict[str, Tensor]]:
+def alpha_loss(alphas: Alphas, epoch: int, num_epochs: int, specs: Sequence[tuple[str, Mapping[str, Any]]],
+               keep_graph: bool = False) -> tuple[Tensor, dict[str, Tensor]]:
     """Sum of the configured alpha penalties (the alpha step adds ``total`` to L_val; notes §1.5: lambda_e once).
 
     Args:
@@ -160,9 +160,11 @@ def alpha_loss(alphas: Alphas, epoch: int, num_epochs: int,
         num_epochs: total search epochs.
         specs: ``[(name, settings), ...]``; each name is looked up in ``REGULARIZERS`` (unknown name or setting:
             :class:`SrnasError`).
+        keep_graph: return the terms attached to the graph (to differentiate each on its own) instead of detached.
 
     Returns:
-        ``(total, terms)``: the scalar sum (0 when ``specs`` is empty) and each term detached, by name, for logging.
+        ``(total, terms)``: the scalar sum (0 when ``specs`` is empty) and each term, by name (detached unless
+        ``keep_graph``).
     """
     total = _rows(alphas).new_zeros(())
     terms: dict[str, Tensor] = {}
@@ -177,6 +179,6 @@ def alpha_loss(alphas: Alphas, epoch: int, num_epochs: int,
             accepted = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY]
             raise SrnasError(f"regularizer {name!r}: {err}; accepted settings: {', '.join(accepted)}") from None
         term = fn(alphas, epoch, num_epochs, **settings)
-        terms[name] = term.detach()
+        terms[name] = term if keep_graph else term.detach()
         total = total + term
     return total, terms

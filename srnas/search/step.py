@@ -43,6 +43,11 @@ class StepContext:
     step: int          # 0-based iteration
     epoch: int         # 1-based search epoch (Algorithm 1)
     num_epochs: int
+    penalty_epoch: Optional[float] = None  # the epoch the penalty schedules see (None: ``epoch``)
+
+    @property
+    def reg_epoch(self) -> float:
+        return self.epoch if self.penalty_epoch is None else self.penalty_epoch
 
 
 def alpha_step(net: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, specs: Sequence[tuple[str, dict]],
@@ -68,19 +73,42 @@ def alpha_step(net: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, s
         if extra_batch is not None:
             l_val = l_val + sr_loss(net(extra_batch["lq"]), extra_batch["gt"], hfen_weight)
     l_val = l_val.float()
-    reg, terms = alpha_loss(net.op_alphas(), ctx.epoch, ctx.num_epochs, specs)
+    reg, terms = alpha_loss(net.op_alphas(), ctx.reg_epoch, ctx.num_epochs, specs, keep_graph=True)
     if regularize_betas:  # each path-logit vector on its own (they differ in length); FLOPs costs do not apply
         beta_specs = [(name, kw) for name, kw in specs if name != "flops"]
         for b in net.path_alphas():
-            reg = reg + alpha_loss(b, ctx.epoch, ctx.num_epochs, beta_specs)[0]
-    loss = l_val + reg
-    _check_finite(loss, f"alpha-step loss (L_val {l_val.item():.4g}, penalties {reg.item():.4g})", ctx.step)
+            reg = reg + alpha_loss(b, ctx.reg_epoch, ctx.num_epochs, beta_specs)[0]
+    _check_finite(l_val + reg.detach(), f"alpha-step loss (L_val {l_val.item():.4g}, penalties {reg.item():.4g})",
+                  ctx.step)
     arch = list(net.arch_parameters())
-    precision.backward(loss, arch)  # no weight gradients are computed here
-    precision.step(optimizer, arch)
+    ops = net.op_alphas()
+    # L_val first (its gradient, averaged over ranks and unscaled, is measured on its own), then the penalties'
+    # gradients added: the same sum as one backward of L_val + reg, up to float rounding
+    precision.backward(l_val, arch)  # no weight gradients are computed here
+    precision.unscale_and_clip(optimizer, arch)
+    out = {"l_val": l_val.item(), **{f"reg_{k}": v.item() for k, v in terms.items()},
+           "grad_val": _norm([a.grad for a in ops])}
+    for k, v in terms.items():  # per-penalty alpha-gradient norm (the "does it swamp L_val" ratio, issue 20)
+        out[f"grad_{k}"] = _norm(_grads(v, ops))
+    if reg.requires_grad:
+        for a, g in zip(arch, _grads(reg, arch)):
+            a.grad = g if a.grad is None else a.grad.add_(g)
+    precision.apply(optimizer)
     for a in net.arch_parameters():
         _check_finite(a, "alpha", ctx.step)
-    return {"l_val": l_val.item(), **{f"reg_{k}": v.item() for k, v in terms.items()}}
+    return out
+
+
+def _grads(value: Tensor, params: Sequence[Tensor]) -> list[Tensor]:
+    """d value / d params (zeros where a param does not enter), keeping the graph for the next call."""
+    if not value.requires_grad:
+        return [torch.zeros_like(p) for p in params]
+    gs = torch.autograd.grad(value, list(params), retain_graph=True, allow_unused=True)
+    return [torch.zeros_like(p) if g is None else g for p, g in zip(params, gs)]
+
+
+def _norm(grads: Sequence[Optional[Tensor]]) -> float:
+    return float(torch.sqrt(sum((g.detach().float() ** 2).sum() for g in grads if g is not None)))
 
 
 WeightHook = Callable[[nn.Module, Batch, StepContext, float], Optional[list[Tensor]]]
