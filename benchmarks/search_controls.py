@@ -153,8 +153,10 @@ def _verdict(ok: bool, complete: bool, failed: bool, yes: str, no: str) -> str:
 
 
 def markdown(res: dict, command: str, wall: float) -> str:
+    run_cmd = "python benchmarks/search_controls.py --methods " + " ".join(res["methods"])
     lines = ["# Search positive controls (quickstart scale)", "",
-             f"- command: `{command}`", f"- options: `{res['options']}` {' '.join(res['extra_sets'])}".rstrip(),
+             f"- this report: `{command}`; the runs: `{run_cmd}` (the same command continues the runs still missing)",
+             f"- options: `{res['options']}` {' '.join(res['extra_sets'])}".rstrip(),
              f"- seeds: {res['seeds']}; this invocation's wall time: {wall / 60:.1f} min (runs found done are "
              "not re-run; each run's own search time is listed)",
              f"- known-answer teacher: {res['teacher_ops']}; candidates {res['teacher_primitives']}",
