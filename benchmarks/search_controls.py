@@ -111,8 +111,10 @@ def load_run(root: Path, task: str, method: str, seed: int) -> dict | None:
 
 
 def _final_softmax(exp: Path) -> list[list[float]]:
+    from srnas.search.decision import record_rows
+
     recs = [json.loads(ln) for ln in (exp / "alphas.jsonl").read_text().splitlines() if ln]
-    return [row for a in recs[-1]["alphas"] for row in a]
+    return record_rows(recs[-1])
 
 
 def summarize(args: argparse.Namespace) -> dict:

@@ -198,10 +198,28 @@ def decision_flag(genotype_info: Optional[Mapping[str, Any]]) -> str:
     return "decided" if d["decided"] else f"NOT decided ({d['num_decided']}/{d['num_positions']})"
 
 
+
+def record_rows(record: Mapping[str, Any]) -> list[list[float]]:
+    """softmax(alpha) of one ``alphas.jsonl`` record, all op-alpha rows stacked (one row per position)."""
+    return [row for a in record["alphas"] for row in a]
+
+
+def decision_of_records(records: Sequence[Mapping[str, Any]], primitives: Sequence[str], init_std: float = 1e-3,
+                        criterion: Criterion = Criterion(), last_step: Optional[int] = None) -> Optional[dict]:
+    """The verdict at the last of ``records`` (up to ``last_step``): its own ``decision`` when it has one, else
+    computed from the records' softmax rows (searches whose genotype predates the record). None without records."""
+    recs = [r for r in records if last_step is None or r["step"] <= last_step]
+    if not recs:
+        return None
+    if recs[-1].get("decision"):
+        return recs[-1]["decision"]
+    return assess([record_rows(r) for r in recs], primitives, init_std, criterion)
+
+
 def decision_from_records(path: "str | Path", primitives: Sequence[str], init_std: float = 1e-3,
                           criterion: Criterion = Criterion()) -> Optional[dict[str, Any]]:
-    """The verdict at the last record of a search's ``alphas.jsonl`` (None when it has none): for searches whose
-    genotype predates the decision record. ``init_std``: the search's ``alpha_init.std`` (DARTS default 1e-3)."""
+    """:func:`decision_of_records` of a search's ``alphas.jsonl`` (None when the file is missing or empty).
+    ``init_std``: the search's ``alpha_init.std`` (DARTS default 1e-3)."""
     import json
     from pathlib import Path
 
@@ -209,10 +227,4 @@ def decision_from_records(path: "str | Path", primitives: Sequence[str], init_st
     if not p.exists():
         return None
     recs = [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()]
-    if not recs:
-        return None
-    last = recs[-1].get("decision")
-    if last:
-        return last
-    history = [[row for a in rec["alphas"] for row in a] for rec in recs]
-    return assess(history, primitives, init_std, criterion)
+    return decision_of_records(recs, primitives, init_std, criterion)

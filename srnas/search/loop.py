@@ -23,7 +23,7 @@ from srnas.eval.bench import evaluate
 from srnas.registry import SPACES
 from srnas.runtime import (Interrupted, Precision, batches, build_optimizer, build_scheduler, init_distributed,
                            make_dataset, select_device, step_scheduler, stop_signals)
-from srnas.search.decision import Criterion, assess, summary_lines, verdict_line
+from srnas.search.decision import Criterion, assess, decision_of_records, record_rows, summary_lines, verdict_line
 from srnas.search.derive import top2_margin
 from srnas.search.hessian import EarlyStop, dominant_eigenvalue, hessian_wrt
 from srnas.search.plots import plot_search
@@ -78,9 +78,9 @@ def _penalty_specs(opt: SearchOptions, net: torch.nn.Module) -> list[tuple[str, 
     return specs
 
 
-def _rows(net: torch.nn.Module, fn) -> list[list[float]]:
-    """``fn`` of every op-alpha row, all blocks' rows stacked (the positions of the decision diagnostics)."""
-    return [r for a in net.op_alphas() for r in fn(a.detach()).cpu().tolist()]
+def _logit_rows(net: torch.nn.Module) -> list[list[float]]:
+    """The raw op-alpha rows, all blocks' rows stacked (the positions of the decision diagnostics)."""
+    return [r for a in net.op_alphas() for r in a.detach().cpu().tolist()]
 
 
 def position_labels(net: torch.nn.Module) -> list[str]:
@@ -93,7 +93,7 @@ def position_labels(net: torch.nn.Module) -> list[str]:
 
 def _decision(net: torch.nn.Module, history: list, criterion: Criterion, init_std: float,
               grads: Optional[dict]) -> dict[str, Any]:
-    return assess(history, net.primitives, init_std, criterion, logits=_rows(net, lambda a: a),
+    return assess(history, net.primitives, init_std, criterion, logits=_logit_rows(net),
                   grads=grads, labels=position_labels(net))
 
 
@@ -356,7 +356,7 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                     grads = {k[5:]: v for k, v in means.items() if k.startswith("grad_")} or None
                     rec = _record(net, done, epoch, s.penalty_epoch(step), specs, s.num_epochs, losses,
                                   _validate(net, val_data, opt.scale, device), opt.scale)
-                    recent.append(_rows(net, lambda a: a.softmax(-1)))
+                    recent.append(record_rows(rec))  # the softmax rows just recorded
                     del recent[:-criterion.window]
                     rec["decision"] = _decision(net, recent, criterion, init_std, grads)
                     if rec["genotype"] != history["last_genotype"]:
@@ -445,8 +445,11 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     else:
         genotype = net.genotype(opt.scale)
     seconds = time.perf_counter() - t0
-    decision = _final_decision(records_path, early.stop_epoch * s.epoch_length if stopped_early else None) \
-        if main else None
+    records = [json.loads(ln) for ln in records_path.read_text().splitlines() if ln] \
+        if main and records_path.exists() else []
+    # the verdict of the evaluation the genotype comes from (the last one, or the early-stop epoch's)
+    decision = decision_of_records(records, net.primitives, init_std, criterion,
+                                   early.stop_epoch * s.epoch_length if stopped_early else None)
     info = {"method": _method_name(opt), "space": opt.network_g.type, "iterations": step + 1,
             "search_seconds": round(seconds, 1), "last_change_epoch": history["last_change_epoch"],
             "stopped_early_at_epoch": early.stop_epoch if stopped_early else None,
@@ -462,7 +465,6 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     if not main:
         return SearchResult(exp, genotype, step + 1, stopped_early, history["last_change_epoch"], seconds)
     genotype.save(exp / "genotype.json")
-    records = [json.loads(ln) for ln in records_path.read_text().splitlines() if ln] if records_path.exists() else []
     plot_search(records, net.primitives, exp)
     if decision:  # one line per position, then the verdict; undecided ones as warnings
         for p, line in zip(decision["positions"], summary_lines(decision)):
@@ -479,16 +481,7 @@ def _recent_rows(path: Path, window: int) -> list:
     if not path.exists():
         return []
     recs = [json.loads(ln) for ln in path.read_text().splitlines() if ln][-window:]
-    return [[r for a in rec["alphas"] for r in a] for rec in recs]
-
-
-def _final_decision(path: Path, last_step: Optional[int]) -> Optional[dict]:
-    """The decision record of the evaluation the genotype comes from (the last one, or the early-stop epoch's)."""
-    if not path.exists():
-        return None
-    recs = [json.loads(ln) for ln in path.read_text().splitlines() if ln]
-    recs = [r for r in recs if "decision" in r and (last_step is None or r["step"] <= last_step)]
-    return recs[-1]["decision"] if recs else None
+    return [record_rows(rec) for rec in recs]
 
 
 def _grad_text(grads: Optional[dict]) -> str:
