@@ -51,8 +51,12 @@ def row(exp: Path) -> dict:
     secs = json.loads(geno.read_text()).get("info", {}).get("search_seconds") if geno.exists() else None
     warm = s.get("warmup_iters", 0) or s.get("warmup_epochs", 0) * s.get("epoch_length", 1000)
     sched = (s.get("scheduler_alpha") or {}).get("type", "constant")
+    oa = s["optim_alpha"]
+    alpha_opt = f"{oa.get('type', 'Adam')} {float(oa['lr']):g}" + \
+        (f" (momentum {oa.get('momentum', 0.9):g})" if oa.get("type") == "SGD" else "")
     return {"run": exp.name, "space": g["type"], "K": g.get("partial_k", 1), "seed": opt.get("manual_seed", 0),
-            "penalty": _penalty(s.get("regularizers") or [], s), "alpha_lr": float(s["optim_alpha"]["lr"]),
+            "fixed_scale": bool(g.get("fixed_scale", False)),
+            "penalty": _penalty(s.get("regularizers") or [], s), "alpha_optimizer": alpha_opt,
             "alpha_schedule": sched, "warmup": warm, "iters": f"{recs[-1]['step']}/{s['iters']}",
             "ops": [p["op"] for p in d["positions"]], "ratios": [round(p["ratio"], 2) for p in d["positions"]],
             "decided": f"{d['num_decided']}/{d['num_positions']}", "penalty_over_val": {k: round(v, 1) for k, v in
@@ -64,18 +68,26 @@ def markdown(rows: list[dict], command: str, notes: list[str] = ()) -> str:
     lines = ["# Does the small search decide? Settings compared", "", f"Command: `{command}`", "",
              "Each row: one search of the quickstart's IMDN supernet (32 channels, 4 blocks, T91, batch 16, 24x24 LR "
              "patches) unless the run says otherwise. `top-1 x uniform` = the chosen op's softmax weight times the "
-             "number of candidates, per position; `decided` = positions passing the decision criterion (README "
+             "number of candidates, per position; `K` = SAC's partial-channel K (1 = all channels), \"fixed scale\" = "
+             "`network_g.fixed_scale` (README \"Why the small search did not decide\"); `decided` = positions passing the decision criterion (README "
              "\"Did the search decide?\"); `penalty / L_val` = the alpha-gradient norm of each penalty over L_val's at "
              "the last evaluation (mean over the steps since the previous one). Runs stopped early say so in "
              "`iterations`.", "",
-             "| run | K | seed | penalty | alpha lr | alpha schedule | warm-up it | iterations | ops | top-1 x uniform "
+             "| run | K | seed | penalty | alpha optimizer | alpha schedule | warm-up it | iterations | ops | top-1 x uniform "
              "| decided | penalty / L_val | search time |", "|" + "---|" * 13]
     for r in rows:
         secs = "-" if r["seconds"] is None else f"{r['seconds'] / 60:.1f} min"
         pol = ", ".join(f"{k} {v:g}x" for k, v in r["penalty_over_val"].items()) or "-"
-        lines.append(f"| {r['run']} | {r['K']} | {r['seed']} | {r['penalty']} | {r['alpha_lr']:g} | "
+        k = f"{r['K']}, fixed scale" if r.get("fixed_scale") else str(r["K"])
+        lines.append(f"| {r['run']} | {k} | {r['seed']} | {r['penalty']} | {r['alpha_optimizer']} | "
                      f"{r['alpha_schedule']} | {r['warmup']} | {r['iters']} | {', '.join(r['ops'])} | "
                      f"{' / '.join(f'{x:.2f}' for x in r['ratios'])} | {r['decided']} | {pol} | {secs} |")
+    from srnas.search.decision import seed_pairs
+
+    pairs = {k: v for k, v in seed_pairs({r["run"]: r["ops"] for r in rows}).items() if v}
+    if pairs:
+        lines += ["", "Seeds of one setting compared (positions where two seeds derive the same op):", ""]
+        lines += [f"- {k}: " + "; ".join(f"{p} {n}/{len(rows[0]['ops'])}" for p, n in v.items()) for k, v in pairs.items()]
     if notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"

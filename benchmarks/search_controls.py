@@ -41,6 +41,7 @@ METHODS = {  # --set overrides on top of the quickstart search
     "sac": [],
 }
 TASKS = ("agreement", "teacher")
+SHARED_WARMUP = {"sa": "darts"}  # same supernet (full channels): SA's warm-up is DARTS' (branch_from_warmup)
 PASS_AGREE, PASS_RECOVER = 3, 3  # positions of 4
 
 
@@ -60,7 +61,7 @@ def teacher_genotype(root: Path, num_feat: int, num_block: int) -> Path:
     return path
 
 
-def search_args(args: argparse.Namespace, task: str, method: str, seed: int, teacher: Path) -> list[str]:
+def search_sets(args: argparse.Namespace, task: str, method: str, seed: int, teacher: Path) -> list[str]:
     sets = [f"name={run_name(task, method, seed)}", f"manual_seed={seed}", f"path.experiments_root={args.root}",
             "logger.use_tb_logger=false", *METHODS[method], *args.set]
     if task == "teacher":
@@ -68,6 +69,11 @@ def search_args(args: argparse.Namespace, task: str, method: str, seed: int, tea
                  f"network_g.primitives=[{', '.join(TEACHER_PRIMITIVES)}]"]
         if not any(s.startswith("search.record_every=") for s in args.set):
             sets.append(f"search.record_every={args.record_every}")
+    return sets
+
+
+def search_args(args: argparse.Namespace, task: str, method: str, seed: int, teacher: Path) -> list[str]:
+    sets = search_sets(args, task, method, seed, teacher)
     out = [sys.executable, "-m", "srnas.cli", "search", "-opt", str(args.opt), "--no-progress"]
     for s in sets:
         out += ["--set", s]
@@ -79,6 +85,9 @@ def run_one(args: argparse.Namespace, task: str, method: str, seed: int, teacher
     if (exp / "genotype.json").exists():
         return
     cmd = search_args(args, task, method, seed, teacher)
+    if args.share_warmup and method in SHARED_WARMUP and not (exp / "checkpoints").is_dir():
+        src = args.root / run_name(task, SHARED_WARMUP[method], seed)
+        branch_from_warmup(src, exp, args.opt, search_sets(args, task, method, seed, teacher))
     if (exp / "checkpoints").is_dir() and any((exp / "checkpoints").iterdir()):
         cmd.append("--resume")
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
@@ -87,6 +96,37 @@ def run_one(args: argparse.Namespace, task: str, method: str, seed: int, teacher
     with open(args.root / f"{run_name(task, method, seed)}.out", "a") as log:
         rc = subprocess.call(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     print(f"{run_name(task, method, seed)}: exit {rc}, {time.time() - t0:.0f} s", flush=True)
+
+
+def branch_from_warmup(src: Path, exp: Path, opt_file: Path, sets: list[str]) -> bool:
+    """Start ``exp`` from ``src``'s checkpoint at the end of its warm-up, with a fresh alpha optimizer and schedule
+    built from ``exp``'s own options; returns whether it did. During the warm-up alpha is frozen and no penalty is
+    evaluated, so a run whose options differ only in its penalties and alpha optimizer reaches exactly this state
+    (same seed, weights, batches, alpha init): the search then resumes from it instead of repeating it."""
+    sys.path.insert(0, str(REPO))
+    import torch
+
+    from srnas.config.search import load_search_options
+    from srnas.runtime import build_optimizer, build_scheduler
+    from srnas.search.loop import build_supernet
+
+    opt, _ = load_search_options(opt_file, sets)
+    s = opt.search
+    ckpt = src / "checkpoints" / f"iter_{s.warmup_steps:08d}.pth"
+    if s.warmup_steps == 0 or not ckpt.exists():
+        return False
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    net = build_supernet(opt)
+    net.load_state_dict(state["model"])  # fails loudly if the two supernets differ
+    opt_a = build_optimizer(net.arch_parameters(), s.optim_alpha, s.alpha_weight_decay)
+    state["opt_a"] = opt_a.state_dict()
+    state["sched_a"] = build_scheduler(opt_a, s.scheduler_alpha, s.iters - s.warmup_steps).state_dict()
+    state["history"] = {**state["history"], "warmup_from": str(src.name)}
+    (exp / "checkpoints").mkdir(parents=True, exist_ok=True)
+    torch.save(state, exp / "checkpoints" / ckpt.name)
+    lines = (src / "alphas.jsonl").read_text().splitlines()
+    (exp / "alphas.jsonl").write_text("".join(ln + "\n" for ln in lines if ln and json.loads(ln)["step"] <= s.warmup_steps))
+    return True
 
 
 def load_run(root: Path, task: str, method: str, seed: int) -> dict | None:
@@ -226,6 +266,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=1, help="torch threads per search")
     p.add_argument("--root", type=Path, default=REPO / "experiments/controls")
     p.add_argument("--out", type=Path, default=REPO / "experiments/reports/search_controls")
+    p.add_argument("--no-share-warmup", dest="share_warmup", action="store_false",
+                   help="run SA's warm-up itself instead of starting from the DARTS run's identical one")
     p.add_argument("--report-only", action="store_true", help="write the report from the runs found, run nothing")
     args = p.parse_args(argv)
     args.root = args.root.resolve()
@@ -235,6 +277,8 @@ def main(argv: list[str] | None = None) -> dict:
     base, _ = load_search_options(args.opt, [s for s in args.set if not s.startswith("datasets.teacher")])
     teacher = teacher_genotype(args.root, base.network_g.num_feat or 64, base.network_g.num_block or 6)
     t0 = time.time()
+    if not args.report_only and args.share_warmup:
+        import srnas.search.loop  # noqa: F401  (torch imported in the main thread: importing it in a worker hung)
     if not args.report_only:
         jobs = [(t, m, s) for m in args.methods for t in args.tasks for s in args.seeds]  # method by method
         with ThreadPoolExecutor(args.workers) as ex:

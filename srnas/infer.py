@@ -1,27 +1,22 @@
 """Upscaling image files with a network, a TorchScript file or an ONNX file, whole or in tiles.
 
-Tiling: the LR image is cut into ``tile x tile`` cores; each core is run with ``overlap`` pixels of context on every
-side (fewer at the image border, where the network's own zero padding applies as in a whole-image run), and only the
-core's part of the output is kept. All windows have the same size ``tile + 2 * overlap`` (clipped to the image): the
-last row/column of windows is shifted inwards instead of shrunk, so a window is never smaller than that.
+Two tilings (``mode``, :func:`tile_mode`):
 
-* Convolution-only networks (conv, pointwise activations, PixelShuffle): with ``overlap`` >= the receptive-field
-  radius in LR pixels, the tiled output equals the whole-image output: the same products per output pixel (see
-  ``tests/test_infer.py``). Bit-identical at tile 256 here; for some window sizes the conv kernels sum in another
-  order, which moves values by ~1e-7 (seen at tile 64), far below the uint8 rounding step.
-* IMDN and DLSR are not convolution-only: IMDN's CCA takes the mean and std of every channel over the whole feature
-  map, DLSR's ESA max-pools (7x7, stride 3 at half resolution) and upsamples bilinearly over the whole map. Tiled
-  output therefore differs from untiled for them, however large the overlap. Measured for official IMDN x2
-  (tiled vs untiled uint8 output): Set14 barbara 41.0 / 43.8 / 51.3 dB PSNR at tile 64 / 128 / 256 (overlap 16),
-  56.1 dB at tile 256 with overlap 32; Urban100 img_001 used as a 1024x644 input 49.9 / 51.4 / 52.8 dB. Official
-  DLSR x2: barbara 47.7 / 48.5 / 57.4 dB, img_001 55.4 / 56.0 / 56.7 dB. Use the largest tile that fits in memory
-  for these networks.
+* ``exact`` (default for PyTorch networks): :mod:`srnas.exact_tiling`; the output equals the whole-image output
+  (within 1 grey level, fp32 rounding) also for IMDN's CCA and DLSR's ESA, which use whole-image statistics; it
+  costs extra passes (``experiments/reports/tiling.md``).
+* ``approx`` (the only one for exported files): the LR image is cut into ``tile x tile`` cores; each core is run with
+  ``overlap`` pixels of context on every side (fewer at the image border, where the network's own zero padding
+  applies as in a whole-image run), and only the core's part of the output is kept. All windows have the same size
+  ``tile + 2 * overlap`` (clipped to the image): the last row/column of windows is shifted inwards instead of shrunk.
+  For convolution-only networks with ``overlap`` >= the receptive-field radius this equals the whole-image output
+  (bit-identical at tile 256 here; ~1e-7 from summation order at some window sizes). For IMDN and DLSR each tile
+  sees its own statistics: official IMDN x2 on a 400x600 photo differs by up to 26 grey levels at tile 64 (11 at
+  tile 256), DLSR x2 by 13 (10) (``benchmarks/tiling.py``).
 
 Memory: peak RSS is bounded by the model's activations on one window plus the uint8 LR and SR images and the float
-LR image. Measured for official IMDN x2 on CPU (``ru_maxrss`` of one process, 0.56 GiB of it torch and the model
-before the run): tile 256 + overlap 16 peaks at 1.43 GiB for a 2000x2000 input, as for 1000x1000 (1.45 GiB);
-untiled peaks at 1.96 GiB for 500x500 and 5.55 GiB for 1000x1000 (+4.8 GiB per LR megapixel), so about 20 GiB for
-2000x2000 (not run: more than the 23 GiB test machine could spare).
+LR image (untiled official IMDN x2 needs about +4.8 GiB per LR megapixel on CPU; tiled figures in
+``experiments/reports/tiling.md``).
 """
 from __future__ import annotations
 
@@ -41,6 +36,7 @@ from srnas.errors import SrnasError
 log = logging.getLogger("srnas")
 Model = Callable[[torch.Tensor], torch.Tensor]
 PROBE_SIZE = 24  # LR side of the scale probe (DLSR's ESA needs >= 15)
+TILE_MODES = ("auto", "exact", "approx")
 
 
 @dataclass(frozen=True)
@@ -91,8 +87,46 @@ def _run_tiles(model: Model, x: torch.Tensor, scale: int, tiles: Sequence[Tile],
             progress.update(1)
 
 
+def tile_mode(model: Model, mode: str = "auto") -> str:
+    """``exact`` or ``approx``: the tiling :func:`upscale_tensor` uses for ``model``.
+
+    ``auto`` is ``exact`` for a PyTorch network (:mod:`srnas.exact_tiling`) and ``approx`` for an exported file
+    (TorchScript, ONNX), whose attention statistics are computed inside one graph; ``exact`` for an exported file is
+    an error.
+    """
+    if mode not in TILE_MODES:
+        raise SrnasError(f"--tile-mode: unknown mode {mode!r} (choose from {', '.join(TILE_MODES)})")
+    pytorch = isinstance(model, torch.nn.Module) and not isinstance(model, torch.jit.ScriptModule)
+    if mode == "auto":
+        return "exact" if pytorch else "approx"
+    if mode == "exact" and not pytorch:
+        raise SrnasError("--tile-mode exact: needs the PyTorch network (an srnas model file, or a checkpoint with "
+                         "--arch/--genotype); an exported TorchScript/ONNX file tiles only approximately "
+                         "(--tile-mode approx)")
+    return mode
+
+
+def _tiled(model: Model, x: torch.Tensor, scale: int, tile: Optional[int], overlap: int, device, write,
+           progress: Any, mode: str) -> None:
+    if tile is not None and tile_mode(model, mode) == "exact":
+        from srnas.exact_tiling import upscale_exact
+
+        upscale_exact(model, x, scale, tile, write, device, progress)
+        return
+    _run_tiles(model, x, scale, tile_grid(*x.shape[-2:], tile, overlap), device, write, progress)
+
+
+def count_runs(model: Model, h: int, w: int, tile: Optional[int], overlap: int, mode: str = "auto") -> int:
+    """How many model runs (windows) an ``h x w`` image takes: for a progress bar."""
+    if tile is not None and tile_mode(model, mode) == "exact":
+        from srnas.exact_tiling import count_windows, trace_attention
+
+        return count_windows(h, w, tile, len(trace_attention(model)[0]))
+    return len(tile_grid(h, w, tile, overlap))
+
+
 def upscale_tensor(model: Model, x: torch.Tensor, scale: int, tile: Optional[int] = None, overlap: int = 16,
-                   device: torch.device | str = "cpu", progress: Any = None) -> torch.Tensor:
+                   device: torch.device | str = "cpu", progress: Any = None, mode: str = "auto") -> torch.Tensor:
     """Run ``model`` on ``x`` whole (``tile=None``) or tile by tile, into a float tensor on CPU.
 
     Args:
@@ -101,9 +135,11 @@ def upscale_tensor(model: Model, x: torch.Tensor, scale: int, tile: Optional[int
         x: ``(N, C, H, W)`` float input (RGB in [0, 1] for srnas networks), on CPU.
         scale: SR factor s.
         tile: core side in LR pixels; None runs the whole image at once.
-        overlap: context pixels on each side of a core.
+        overlap: context pixels on each side of a core (approximate mode; the exact mode takes the network's
+            receptive radius).
         device: where the model runs; tiles are moved there one at a time.
         progress: optional ``tqdm`` updated once per tile.
+        mode: ``auto``, ``exact`` or ``approx`` (:func:`tile_mode`).
 
     Returns:
         ``(N, C_out, H*s, W*s)`` float32 on CPU.
@@ -117,12 +153,12 @@ def upscale_tensor(model: Model, x: torch.Tensor, scale: int, tile: Optional[int
             out = torch.empty(n, sr.shape[1], h * scale, w * scale, dtype=torch.float32)
         out[:, :, box[0]:box[1], box[2]:box[3]] = sr.float().cpu()
 
-    _run_tiles(model, x, scale, tile_grid(h, w, tile, overlap), device, write, progress)
+    _tiled(model, x, scale, tile, overlap, device, write, progress, mode)
     return out
 
 
 def upscale_array(model: Model, lq: np.ndarray, scale: int, tile: Optional[int] = None, overlap: int = 16,
-                  device: torch.device | str = "cpu", progress: Any = None) -> np.ndarray:
+                  device: torch.device | str = "cpu", progress: Any = None, mode: str = "auto") -> np.ndarray:
     """:func:`upscale_tensor` for a uint8 RGB ``(H, W, 3)`` image, each tile's output rounded straight into a uint8
     ``(H*s, W*s, 3)`` array (clamped to [0, 1], x255, round half to even: ``eval.metrics.tensor_to_uint8``), so no
     float SR image is ever held."""
@@ -135,7 +171,7 @@ def upscale_array(model: Model, lq: np.ndarray, scale: int, tile: Optional[int] 
     def write(box: tuple[int, int, int, int], sr: torch.Tensor) -> None:
         out[box[0]:box[1], box[2]:box[3]] = tensor_to_uint8(sr[0])
 
-    _run_tiles(model, x, scale, tile_grid(h, w, tile, overlap), device, write, progress)
+    _tiled(model, x, scale, tile, overlap, device, write, progress, mode)
     return out
 
 
@@ -150,21 +186,43 @@ def probe_scale(model: Model, device: torch.device | str = "cpu", size: int = PR
     return sh // size
 
 
+@torch.no_grad()
+def min_input_side(model: Model, device: torch.device | str = "cpu", limit: int = PROBE_SIZE) -> int:
+    """The smallest square input (side 1..``limit``) ``model`` runs on: 1 for convolutional networks and IMDN, 15 for
+    DLSR (ESA pools 7x7 on a half-resolution map). Images below it are refused with their name instead of failing
+    inside the network."""
+    for side in range(1, limit + 1):
+        try:
+            model(torch.zeros(1, 3, side, side, device=device))
+            return side
+        except Exception:  # noqa: BLE001  a probe: PyTorch and ONNX Runtime raise their own types
+            continue
+    return limit
+
+
+def check_input_size(image: np.ndarray, min_side: int, path: str | Path) -> None:
+    """SrnasError naming ``path`` when ``image`` is smaller than ``min_side`` on a side (:func:`min_input_side`)."""
+    h, w = image.shape[:2]
+    if min(h, w) < min_side:
+        raise SrnasError(f"{path}: {w}x{h} image is too small for this network (needs at least {min_side} pixels "
+                         "per side)")
+
+
 def _is_image_name(p: Path) -> bool:
     return p.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def plan_outputs(inputs: str | Path, output_dir: str | Path, scale: int,
-                 force: bool = False) -> list[tuple[Path, Path]]:
+def plan_outputs(inputs: str | Path, output_dir: str | Path, scale: int, force: bool = False,
+                 min_side: int = 1) -> list[tuple[Path, Path]]:
     """``(input image, output file)`` pairs, everything checked before any work starts.
 
     ``inputs`` is an image file or a folder (its files, not subfolders; hidden files ignored). In a folder, a file
     without an image extension is skipped with a warning; a file with one must decode (:func:`read_image`). Outputs are
-    ``<output_dir>/<stem>_x<scale>.png``.
+    ``<output_dir>/<stem>_x<scale>.png``. ``min_side``: the network's smallest input (:func:`min_input_side`).
 
     Raises:
-        SrnasError: missing input, an input file that is not a readable image, a folder without images, two inputs
-            mapping to one output, an existing output without ``force``, an output folder that cannot be written.
+        SrnasError: missing input, an input file that is not a readable image or is too small for the network, a
+            folder without images, two inputs mapping to one output, an existing output without ``force``, an output folder that cannot be written.
     """
     src = Path(inputs)
     if src.is_dir():
@@ -185,7 +243,7 @@ def plan_outputs(inputs: str | Path, output_dir: str | Path, scale: int,
     out_dir = Path(output_dir)
     pairs: dict[Path, Path] = {}
     for p in files:
-        read_image(p)  # decodes fully: an unreadable image fails here, before anything is written
+        check_input_size(read_image(p), min_side, p)  # decodes fully: a bad image fails before anything is written
         dst = out_dir / f"{p.stem}_x{scale}.png"
         if dst in pairs:
             raise SrnasError(f"{p}: would overwrite the output of {pairs[dst]} ({dst.name}); rename one of them")
@@ -208,14 +266,14 @@ def _check_writable(folder: Path) -> None:
 
 def upscale_files(model: Model, pairs: Sequence[tuple[Path, Path]], scale: int, tile: Optional[int] = None,
                   overlap: int = 16, device: torch.device | str = "cpu",
-                  progress_factory: Optional[Callable[..., Any]] = None) -> list[Path]:
+                  progress_factory: Optional[Callable[..., Any]] = None, mode: str = "auto") -> list[Path]:
     """Upscale each ``(input, output)`` pair of :func:`plan_outputs`; returns the outputs written (PNG, atomic).
 
     Args:
         model: eval-mode model, ``(1, 3, h, w)`` RGB [0, 1] -> ``(1, 3, h*s, w*s)``.
         pairs: from :func:`plan_outputs`.
         scale: SR factor (:func:`probe_scale`).
-        tile, overlap: see :func:`upscale_array`.
+        tile, overlap, mode: see :func:`upscale_tensor`.
         device: where the model runs.
         progress_factory: ``tqdm``-like factory: one bar over images, one per image over its tiles.
     """
@@ -224,10 +282,10 @@ def upscale_files(model: Model, pairs: Sequence[tuple[Path, Path]], scale: int, 
     try:
         for src, dst in pairs:
             lq = read_image(src)
-            tiles = progress_factory(total=len(tile_grid(*lq.shape[:2], tile, overlap)), desc=src.name,
+            tiles = progress_factory(total=count_runs(model, *lq.shape[:2], tile, overlap, mode), desc=src.name,
                                      unit="tile") if progress_factory and tile is not None else None
             try:
-                sr = upscale_array(model, lq, scale, tile, overlap, device, tiles)
+                sr = upscale_array(model, lq, scale, tile, overlap, device, tiles, mode)
             finally:
                 if tiles is not None:
                     tiles.close()

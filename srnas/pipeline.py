@@ -95,7 +95,8 @@ def run_pipeline(opt: PipelineOptions, raw: dict, progress: bool = True) -> dict
         extra = {"results_x8": x8} if x8 else {}
         done("bench", t0, results=results, **extra, params=report["params"], macs=report["macs"])
 
-    from srnas.export import export_model, load_onnx, load_torchscript
+    from srnas.export import export_model
+    from srnas.loader import load_model
 
     for fmt in opt.export.formats:
         out = root / "export" / f"model{EXPORT_SUFFIX[fmt]}"
@@ -106,7 +107,7 @@ def run_pipeline(opt: PipelineOptions, raw: dict, progress: bool = True) -> dict
         r = export_model(model, out, fmt, force=True)
         info: dict[str, Any] = {"file": str(out), "bytes": r.size_bytes, "max_abs_diff": r.max_abs_diff}
         if opt.export.bench_exported:
-            exported = load_onnx(out) if fmt == "onnx" else load_torchscript(out)
+            exported = load_model(out, scale=scale).model  # the file itself, told apart by content
             with torch.inference_mode():
                 res = bench(exported, scale, opt.bench.datasets, resolve_path(opt.bench.data_root), ssim=False)
             ref = summary["stages"]["bench"]["results"]

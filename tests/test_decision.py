@@ -177,3 +177,10 @@ def test_short_quickstart_search_leaves_uniform(tmp_path, partial_k):
     d = run_search(opt, raw, progress=False).genotype.info["decision"]
     ratios = [p["ratio"] for p in d["positions"]]
     assert min(ratios) > 1.1, ratios
+
+
+def test_seed_pairs_groups_runs_by_setting():
+    from srnas.search.decision import seed_pairs
+
+    got = seed_pairs({"fs_s0": ["a", "b", "c"], "fs_s1": ["a", "b", "d"], "fs_s2": ["x", "b", "d"], "other_s0": ["a"]})
+    assert got == {"fs": {"s0-s1": 2, "s0-s2": 1, "s1-s2": 2}, "other": {}}

@@ -180,3 +180,106 @@ def test_pickle_that_needs_code_is_refused(tmp_path, capsys):
     assert main(["bench", "--arch", "imdn", "--weights", str(p), "--datasets", "Set5", "--no-progress"]) == 2
     captured = capsys.readouterr()
     assert "pwned" not in captured.out and "refus" in captured.err.lower()
+
+
+# One guarded reader (srnas.data.read_image) for every command that reads images: each hostile file below gives one
+# line naming it and exit code 2, in bench, infer, export (parity image), int8 calibration and data prepare.
+def _huge_png(path: Path) -> None:
+    """A valid PNG header claiming 40000x40000 pixels (1.6 GP) with a few bytes of data: a decompression bomb."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 40000, 40000, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+def _huge_bmp(path: Path) -> None:
+    """A BMP header claiming 30000x30000 pixels and no pixel data."""
+    dib = struct.pack("<IiiHHIIiiII", 40, 30000, 30000, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    path.write_bytes(b"BM" + struct.pack("<IHHI", 14 + len(dib), 0, 0, 14 + len(dib)) + dib)
+
+
+def _float_tiff(path: Path) -> None:
+    Image.fromarray(np.random.default_rng(0).random((32, 32), dtype=np.float32)).save(path, format="TIFF")
+
+
+def _truncated_png16(path: Path) -> None:
+    _write_png16(path, np.full((40, 40, 3), 1000, np.uint16))
+    path.write_bytes(path.read_bytes()[:60])
+
+
+HOSTILE = {
+    "empty": lambda p: p.write_bytes(b""),
+    "truncated": lambda p: p.write_bytes((SET5 / "HR" / "bird.png").read_bytes()[:2000]),
+    "not_an_image": lambda p: p.write_text("this is not a png"),
+    "random_bytes": lambda p: p.write_bytes(bytes(np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8))),
+    "huge_png": _huge_png,
+    "huge_bmp": _huge_bmp,
+    "float_tiff": _float_tiff,
+    "truncated_16bit": _truncated_png16,
+    "folder": lambda p: p.mkdir(),
+}
+
+
+def _one_line(capsys, name: str) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and name in err[0], err
+    return err[0]
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_every_command_refuses_hostile_images_with_one_line(tmp_path, tiny_model_file, capsys, case):
+    make = HOSTILE[case]
+    # bench: the hostile file in place of an HR image
+    s = _bench_set(tmp_path / "bench")
+    (s / "HR" / "bird.png").unlink()
+    make(s / "HR" / "bird.png")
+    assert main(["bench", "--weights", str(tiny_model_file), "--datasets", "Bad", "--data-root",
+                 str(tmp_path / "bench"), "--no-progress", "--no-ssim"]) == 2
+    _one_line(capsys, "bird")
+    # infer: the hostile file as input, alone and in a folder
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(SET5 / "LR_bicubic" / "X2" / "babyx2.png", folder / "a.png")
+    make(folder / "z.png")
+    for src in ([folder / "z.png"] if case == "folder" else [folder / "z.png", folder]):
+        assert main(["infer", "--model", str(tiny_model_file), "--input", str(src), "--output", str(tmp_path / "out"),
+                     "--no-progress"]) == 2
+        _one_line(capsys, "z.png")
+    assert not (tmp_path / "out").exists()
+    # export's parity image, int8 calibration, data prepare
+    out = tmp_path / "m.onnx"
+    assert main(["export", "--weights", str(tiny_model_file), "--out", str(out), "--check-image",
+                 str(folder / "z.png")]) == 2
+    _one_line(capsys, "z.png")
+    if case != "folder":  # a folder inside a folder of images is skipped, not read
+        calib = tmp_path / "calib"
+        calib.mkdir()
+        make(calib / "t.png")
+        assert main(["export", "--weights", str(tiny_model_file), "--out", str(out), "--quantize", "int8",
+                     "--calib", str(calib)]) == 2
+        _one_line(capsys, "t.png")
+        assert main(["data", "prepare", "--hr", str(calib), "--out", str(tmp_path / "prep"), "--scales", "2",
+                     "--no-progress"]) == 2
+        _one_line(capsys, "t.png")
+    assert not out.exists()
+
+
+def test_image_too_small_for_the_network_is_named(tmp_path, capsys):
+    """DLSR's ESA needs 15 pixels per side: a smaller image is refused by name, not failed inside the network."""
+    torch.manual_seed(0)
+    dlsr = create_model("dlsr", scale=2, num_feat=8, num_block=3, ops=["conv_3x3"] * 3, connections=[[1, 2]])
+    model = save_model_file(tmp_path / "dlsr.pth", dlsr, step=0)
+    small = tmp_path / "small.png"
+    Image.fromarray(read_image(SET5 / "LR_bicubic" / "X2" / "birdx2.png")[:12, :40]).save(small)
+    assert main(["infer", "--model", str(model), "--input", str(small), "--output", str(tmp_path / "o"),
+                 "--no-progress"]) == 2
+    assert "needs at least 15" in _one_line(capsys, "small.png")
+    s = tmp_path / "S"
+    (s / "HR").mkdir(parents=True)
+    (s / "LR_bicubic" / "X2").mkdir(parents=True)
+    Image.fromarray(read_image(SET5 / "HR" / "bird.png")[:24, :80]).save(s / "HR" / "bird.png")
+    shutil.copy(small, s / "LR_bicubic" / "X2" / "birdx2.png")
+    assert main(["bench", "--weights", str(model), "--datasets", "S", "--data-root", str(tmp_path),
+                 "--no-progress"]) == 2
+    _one_line(capsys, "birdx2.png")

@@ -96,3 +96,31 @@ def test_control_script_runs_and_reports(tmp_path, repo_dir):
     assert "Agreeing positions per pair: seeds 0-1:" in md and "Verdict:" in md
     # a 4-iteration search decides nothing, and the report says so
     assert not sac["agreement"]["pass"] and "NOT every pair" in md
+
+
+def test_sa_branches_from_the_darts_warmup_exactly(tmp_path, repo_dir):
+    """SA's warm-up is DARTS' (alpha frozen, no penalty evaluated): starting SA from the DARTS run's warm-up checkpoint
+    ends exactly where SA's own full run ends."""
+    sys.path.insert(0, str(repo_dir / "benchmarks"))
+    import search_controls
+
+    tiny = ["network_g.num_feat=8", "network_g.num_block=1", "search.iters=4", "search.record_every=2",
+            "search.warmup_iters=2", "datasets.val=null", "datasets.train.batch_size=2", "datasets.arch.batch_size=2",
+            "datasets.train.lq_patch=16", "datasets.arch.lq_patch=16", "logger.print_freq=2",
+            "logger.save_checkpoint_freq=2"]
+    common = ["--seeds", "0", "--tasks", "agreement", "--workers", "1", "--set", *tiny]
+    search_controls.main(["--root", str(tmp_path / "shared"), "--out", str(tmp_path / "a"), "--methods", "darts", "sa",
+                          *common])
+    search_controls.main(["--root", str(tmp_path / "own"), "--out", str(tmp_path / "b"), "--methods", "sa",
+                          "--no-share-warmup", *common])
+
+    def last(root):
+        lines = (root / "agreement_sa_s0" / "alphas.jsonl").read_text().splitlines()
+        return json.loads(lines[-1])
+
+    branched, own = last(tmp_path / "shared"), last(tmp_path / "own")
+    assert branched["step"] == own["step"] == 4
+    assert branched["alphas"] == own["alphas"]
+    state = torch.load(tmp_path / "shared" / "agreement_sa_s0" / "checkpoints" / "iter_00000004.pth",
+                       weights_only=True)
+    assert state["history"]["warmup_from"] == "agreement_darts_s0"

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Callable, Optional
 
-from srnas.errors import SrnasError
 
 # modules listed here are imported by srnas.cli; order = order in `srnas --help`
 MODULES = ("search", "train", "bench", "profile", "export", "infer", "pipeline", "report", "sample", "study", "data",
@@ -54,28 +53,28 @@ def option_file_args(sp: argparse.ArgumentParser, opt_help: str, resume: bool = 
 
 
 def model_args(sp: argparse.ArgumentParser, weights_required: bool) -> None:
-    """``--arch --scale --weights --genotype``: what :func:`model_from_args` needs."""
-    sp.add_argument("--arch", help="imdn | dlsr (optional with --genotype)")
+    """``--arch --scale --weights --genotype``: what :func:`load_from_args` needs."""
+    sp.add_argument("--arch", help="imdn | dlsr (foreign checkpoints; optional with --genotype)")
     sp.add_argument("--scale", type=int, default=None, choices=[2, 3, 4],
                     help="SR factor (default: the model file's, else 2)")
     sp.add_argument("--weights", required=weights_required,
-                    help="weights: an official checkpoint, a state_dict, or an srnas model/training checkpoint")
+                    help="an srnas model file or experiment folder, an official checkpoint (with --arch/--genotype), "
+                         "a TorchScript file or an ONNX model: told apart by content")
     sp.add_argument("--genotype", help="genotype JSON (options/genotypes/*.json or a search's genotype.json)")
 
 
-def model_from_args(args: argparse.Namespace):
-    """The model of ``--arch/--genotype/--weights``; ``--weights`` alone may be an srnas model file, training
-    checkpoint or experiment folder, which knows its own architecture and scale. Sets ``args.scale``."""
-    from srnas.archs import create_model
+def load_from_args(args: argparse.Namespace, device="cpu"):
+    """:func:`srnas.loader.load_model` of ``--weights/--arch/--genotype/--scale``; sets ``args.scale``."""
+    from srnas.loader import load_model
 
-    if args.arch is None and args.genotype is None:
-        if args.weights is None:
-            raise SrnasError("--arch or --genotype is required (or --weights with an srnas model file or experiment "
-                             "folder)")
-        from srnas.train.model_file import load_model_file
+    loaded = load_model(args.weights, args.arch, args.genotype, args.scale, device)
+    args.scale = loaded.scale
+    return loaded
 
-        model = load_model_file(args.weights, scale=args.scale)
-        args.scale = model.srnas_config["scale"]
-        return model
-    args.scale = args.scale or 2
-    return create_model(args.arch, scale=args.scale, weights=args.weights, genotype=args.genotype)
+
+def model_from_args(args: argparse.Namespace, what: str = "this command"):
+    """The PyTorch network of ``--arch/--genotype/--weights`` (an exported file is refused: ``what`` needs the
+    network). Sets ``args.scale``."""
+    from srnas.loader import require_network
+
+    return require_network(load_from_args(args), what)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from srnas.commands import model_args, model_from_args, progress_factory, write_json
+from srnas.commands import load_from_args, model_args, progress_factory, write_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
     from srnas.runtime import select_device
 
     device = select_device(args.device)
-    model = model_from_args(args).to(device).eval()
+    loaded = load_from_args(args, device)
+    model = loaded.model
+    print(f"model: {loaded.describe()}")
     kw = dict(datasets=args.datasets, data_root=args.data_root, device=device, ssim=not args.no_ssim,
               progress_factory=progress_factory(not args.no_progress))
     x8 = None
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         from srnas.eval.bench import write_report
 
-        write_report(args.report, model, args.scale, results, args.weights, results_x8=x8)
+        write_report(args.report, loaded.architecture(), args.scale, results, args.weights, results_x8=x8,
+                     runtime=loaded.runtime)
         print(f"report written to {Path(args.report) / 'report.md'}")
     return 0

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from srnas.commands import hw, model_args, model_from_args, write_json
+from srnas.commands import hw, load_from_args, model_args, write_json
+from srnas.errors import SrnasError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from srnas.eval.profile import profile
 
-    model = model_from_args(args).eval()
+    loaded = load_from_args(args)
+    model = loaded.architecture()
+    if model is None:
+        raise SrnasError(f"{args.weights}: an exported file without srnas metadata: its architecture is unknown, so "
+                         "params and MACs cannot be counted; profile the checkpoint (--arch/--genotype) instead")
     r = profile(model, args.scale, input_hw=args.input)
     h, w = r["input_hw"]
     where = f"a {h}x{w} input" if args.input else f"a {h}x{w} input (a 1280x720 output at x{args.scale})"

@@ -24,6 +24,8 @@ class SpaceOpt:
     impl: Literal["fast", "naive"] = bounded("fast", doc="mixed-op evaluation: fast (fused, exact to rounding) or naive")
     recompute: bool = bounded(False, doc="fast impl: recompute the cheap candidate heads in backward (about half the "
                               "peak memory for ~5-8% more time)")
+    fixed_scale: bool = bounded(False, doc="fix each candidate's weight norms and learn one gain per position, so the "
+                                "weights cannot undo alpha (MixedOp.fix_scale; search only)")
 
     def __post_init__(self) -> None:
         from srnas.archs.genotype import SPACE_OPS

@@ -9,10 +9,15 @@ Decoding uses Pillow, except 16-bit PNGs, which OpenCV decodes at full depth (Pi
 * RGBA / gray+alpha: alpha dropped (not composited);
 * palette: expanded to RGB (transparency ignored);
 * 16-bit: scaled to 8 bits with ``round(x / 257)``.
+
+Everything else is refused with one :class:`SrnasError` line naming the file: a folder or missing file, an unreadable
+file, 0 bytes, not an image, truncated or corrupt data, an unsupported pixel type (float, 32-bit), and images larger
+than :data:`MAX_PIXELS` (checked from the header, before decoding: a decompression bomb costs nothing).
 """
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import cv2
@@ -23,13 +28,22 @@ from srnas.errors import SrnasError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485  # Pillow's decompression-bomb limit (~89.5 MP, e.g. 9459x9459)
 
 
-def _png_bit_depth(head: bytes) -> int | None:
-    """Bit depth from a PNG's IHDR chunk (byte 24), or None if ``head`` is not a PNG header."""
+def _png_header(head: bytes) -> tuple[int, int, int] | None:
+    """``(width, height, bit depth)`` from a PNG's IHDR chunk, or None if ``head`` is not a PNG header."""
     if len(head) >= 26 and head.startswith(_PNG_SIGNATURE) and head[12:16] == b"IHDR":
-        return head[24]
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big"), head[24]
     return None
+
+
+def _check_dimensions(width: int, height: int, path: Path) -> None:
+    if width < 1 or height < 1:
+        raise SrnasError(f"{path}: image has no pixels ({width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise SrnasError(f"{path}: image is {width}x{height} ({width * height / 1e6:.0f} MP), more than the "
+                         f"{MAX_PIXELS / 1e6:.1f} MP this reader accepts (decompression-bomb guard); split it first")
 
 
 def _to_rgb_uint8(arr: np.ndarray, path: Path) -> np.ndarray:
@@ -58,7 +72,11 @@ def _decode_cv2(data: bytes, path: Path) -> np.ndarray:
 
 def _decode_pil(path: Path) -> np.ndarray:
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies below
+            im = Image.open(path)
+        with im:
+            _check_dimensions(*im.size, path)
             im.load()
             mode = im.mode
             if mode in ("RGB", "RGBA", "L", "LA"):
@@ -70,8 +88,14 @@ def _decode_pil(path: Path) -> np.ndarray:
             raise SrnasError(f"{path}: unsupported image mode {mode!r}")
     except UnidentifiedImageError as err:
         raise SrnasError(f"{path}: not an image file (or an unsupported format)") from err
+    except Image.DecompressionBombError as err:
+        raise SrnasError(f"{path}: image too large ({err})") from err
     except (OSError, SyntaxError, ValueError) as err:  # Pillow: "image file is truncated", bad CRC, broken data
         raise SrnasError(f"{path}: truncated or corrupt image ({err})") from err
+    except (SrnasError, MemoryError):
+        raise
+    except Exception as err:  # noqa: BLE001  Pillow's plugins fail on hostile data with many types (struct.error, ...)
+        raise SrnasError(f"{path}: corrupt image ({err.__class__.__name__}: {err})") from err
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -87,17 +111,27 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         uint8 array ``(H, W, 3)``, RGB, values 0..255.
 
     Raises:
-        SrnasError: missing or empty file, not an image, truncated or corrupt data, unsupported pixel format.
+        SrnasError: a folder, a missing, unreadable or empty file, not an image, truncated or corrupt data, an
+            unsupported pixel format, more than :data:`MAX_PIXELS` pixels.
     """
     path = Path(path)
+    if path.is_dir():
+        raise SrnasError(f"{path}: is a folder, not an image file")
     if not path.is_file():
-        raise SrnasError(f"{path}: no such image file")
-    if path.stat().st_size == 0:
-        raise SrnasError(f"{path}: empty file (0 bytes)")
-    with open(path, "rb") as f:
-        head = f.read(32)
-    if _png_bit_depth(head) == 16:
-        arr = _decode_cv2(path.read_bytes(), path)
+        raise SrnasError(f"{path}: no such image file" if not path.exists() else f"{path}: not a regular file")
+    try:
+        if path.stat().st_size == 0:
+            raise SrnasError(f"{path}: empty file (0 bytes)")
+        with open(path, "rb") as f:
+            head = f.read(32)
+        png = _png_header(head)
+        if png is not None:
+            _check_dimensions(png[0], png[1], path)
+        data = path.read_bytes() if png is not None and png[2] == 16 else None
+    except OSError as err:
+        raise SrnasError(f"{path}: cannot read the file ({err.strerror or err})") from None
+    if data is not None:
+        arr = _decode_cv2(data, path)
     else:
         arr = _decode_pil(path)
     return _to_rgb_uint8(arr, path)
@@ -133,16 +167,16 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     Hidden files (names starting with ``.``, e.g. macOS ``._0001.png``) are skipped.
 
     Raises:
-        SrnasError: ``folder`` is missing, not a folder, or holds no image.
+        SrnasError: ``folder`` is missing, not a folder, or holds no image; an entry named like an image is a folder
+            (or another non-file).
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise SrnasError(f"{folder}: no such folder")
-    files = sorted(
-        p
-        for p in folder.iterdir()
-        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
-    )
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+    for p in files:
+        if not p.is_file():  # a folder named like an image would silently shrink a benchmark or training set
+            raise SrnasError(f"{p}: is {'a folder' if p.is_dir() else 'not a regular file'}, not an image file")
     if not files:
         raise SrnasError(f"{folder}: no image files ({', '.join(IMAGE_EXTENSIONS)})")
     return files

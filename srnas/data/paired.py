@@ -52,8 +52,8 @@ def crop_gt_to_lq(
 class BenchmarkDataset(Dataset):
     """Whole-image LR/HR pairs of one benchmark set at one scale, in sorted file order.
 
-    Items are ``dict(lq=uint8 (h, w, 3), gt=uint8 (h*s, w*s, 3), name=str)`` (RGB, HWC). HR images are read on
-    access; generated LR images are cached in memory per instance.
+    Items are ``dict(lq=uint8 (h, w, 3), gt=uint8 (h*s, w*s, 3), name=str, lq_path=str)`` (RGB, HWC). HR images are
+    read on access; generated LR images are cached in memory per instance.
 
     Args:
         root: folder holding the set folders (e.g. ``datasets/benchmark``).
@@ -99,7 +99,7 @@ class BenchmarkDataset(Dataset):
         else:
             lq = read_image(lr_path)
         gt = crop_gt_to_lq(hr, lq, s, hr_path, lr_path)
-        return {"lq": lq, "gt": gt, "name": hr_path.stem}
+        return {"lq": lq, "gt": gt, "name": hr_path.stem, "lq_path": str(lr_path or f"{hr_path} (LR generated)")}
 
     def __repr__(self) -> str:
         lr = "generated" if self.generated else "files"

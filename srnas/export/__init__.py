@@ -7,6 +7,8 @@ leaves no file behind.
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -25,8 +27,8 @@ from srnas.utils.files import atomic_path
 
 FORMATS = {"onnx": (".onnx",), "torchscript": (".pt", ".ts")}
 
-__all__ = ["DEFAULT_OPSET", "FORMATS", "ExportResult", "OnnxModel", "check_parity", "compact", "export_model",
-           "fold_batchnorm", "fold_conv_bn", "format_from_suffix", "is_torchscript_file", "load_onnx",
+__all__ = ["DEFAULT_OPSET", "FORMATS", "ExportResult", "Int8Result", "OnnxModel", "check_parity", "compact",
+           "export_int8", "export_model", "fold_batchnorm", "fold_conv_bn", "format_from_suffix", "is_torchscript_file", "load_onnx",
            "load_torchscript", "max_abs_diff"]
 
 
@@ -98,3 +100,92 @@ def export_model(model: nn.Module, out: str | Path, fmt: str, opset: int = DEFAU
         diff = check_parity(reference, loaded, inputs, tol, what=str(out))
     sizes = tuple((int(x.shape[-2]), int(x.shape[-1])) for x in inputs)
     return ExportResult(out, fmt, exporter, opset, out.stat().st_size, diff, sizes, folded, int(scale))
+
+
+MAX_PSNR_DROP = 0.1  # dB on Set5: the default limit of export_int8
+LATENCY_HW = (256, 256)  # LR input of the latency measurement (Set5 babyx2, the check image)
+
+
+@dataclass(frozen=True)
+class Int8Result:
+    """What :func:`export_int8` measured, and whether it wrote ``path``."""
+
+    path: Path
+    written: bool
+    psnr_fp32: float  # Set5, Y, border = scale (the bench convention)
+    psnr_int8: float
+    max_psnr_drop: float  # the limit
+    latency_fp32: float  # seconds, median, ONNX Runtime CPU, LATENCY_HW input, `threads` threads
+    latency_int8: float
+    threads: int
+    size_fp32: int  # bytes
+    size_int8: int
+    calib: Path
+    calib_images: int
+    scale: int
+
+    @property
+    def psnr_drop(self) -> float:
+        return self.psnr_fp32 - self.psnr_int8
+
+    def lines(self) -> list[str]:
+        """The measurement, as printed by ``srnas export --quantize int8``."""
+        return [f"int8 vs fp32 on Set5 x{self.scale}: PSNR {self.psnr_fp32:.4f} -> {self.psnr_int8:.4f} dB "
+                f"({-self.psnr_drop:+.4f}; limit -{self.max_psnr_drop:g})",
+                f"CPU latency ({LATENCY_HW[0]}x{LATENCY_HW[1]} input, {self.threads} thread(s), ONNX Runtime): "
+                f"{self.latency_fp32 * 1e3:.1f} -> {self.latency_int8 * 1e3:.1f} ms "
+                f"({self.latency_int8 / self.latency_fp32:.2f}x)",
+                f"size: {self.size_fp32 / 1e6:.2f} -> {self.size_int8 / 1e6:.2f} MB; calibration: "
+                f"{self.calib_images} images of {self.calib}"]
+
+
+def export_int8(model: nn.Module, out: str | Path, opset: int = DEFAULT_OPSET, force: bool = False,
+                calib: str | Path | None = None, max_psnr_drop: float = MAX_PSNR_DROP, accept_drop: bool = False,
+                threads: int = 1, data_root: str | Path | None = None) -> Int8Result:
+    """An int8 ONNX file of ``model`` (static quantisation, ``export/quantize.py``), measured against its fp32 export.
+
+    The fp32 file is exported and parity-checked as by :func:`export_model` (in a temporary folder), quantised with
+    calibration on ``calib``, then both run Set5 (PSNR) and a CPU latency test in the same process. ``out`` is written
+    (atomically) only if the PSNR drop is at most ``max_psnr_drop`` dB or ``accept_drop``.
+
+    Args:
+        model: an srnas network (CPU, eval mode).
+        out: the int8 ``.onnx`` file.
+        opset: ONNX opset of the fp32 export.
+        force: overwrite an existing ``out``.
+        calib: folder of training images (default ``datasets/T91``); benchmark sets are refused.
+        max_psnr_drop: largest Set5 PSNR loss (dB) written without ``accept_drop``.
+        accept_drop: write even when the drop exceeds the limit.
+        threads: ONNX Runtime threads for the latency test.
+        data_root: where Set5 is (default ``datasets/benchmark``).
+
+    Returns:
+        The measurement; ``written`` says whether ``out`` was written.
+    """
+    from srnas.eval.bench import bench
+    from srnas.export.quantize import DEFAULT_CALIB, calibration_inputs, check_calibration_dir, cpu_latency, \
+        quantize_onnx
+
+    out = Path(out)
+    if out.is_dir():
+        raise SrnasError(f"{out}: is a folder; give an output file name")
+    if out.exists() and not force:
+        raise SrnasError(f"{out}: exists; use --force to overwrite it")
+    from srnas.infer import probe_scale
+
+    calib = check_calibration_dir(calib if calib is not None else DEFAULT_CALIB)
+    inputs = calibration_inputs(calib, probe_scale(model.cpu().eval()))  # every image read before any work
+    with tempfile.TemporaryDirectory(prefix="srnas-int8-") as tmp:
+        fp32 = export_model(model, Path(tmp) / "fp32.onnx", "onnx", opset=opset)
+        int8 = Path(tmp) / "int8.onnx"
+        quantize_onnx(fp32.path, int8, inputs)
+        psnr = [bench(load_onnx(p), fp32.scale, ["Set5"], data_root, ssim=False)["Set5"]["psnr"]
+                for p in (fp32.path, int8)]
+        x = image_crops(read_image(default_check_image()), [LATENCY_HW])[0].numpy()
+        lat = cpu_latency([fp32.path, int8], x, threads)
+        written = psnr[0] - psnr[1] <= max_psnr_drop or accept_drop
+        if written:
+            with atomic_path(out) as dst:
+                shutil.copyfile(int8, dst)
+        return Int8Result(out, written, psnr[0], psnr[1], max_psnr_drop, lat[0], lat[1], threads,
+                          fp32.size_bytes, int8.stat().st_size, calib, len(inputs), fp32.scale)

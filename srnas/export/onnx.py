@@ -120,7 +120,7 @@ class OnnxModel:
         if torch.device(device).type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
         opts = ort.SessionOptions()
-        opts.log_severity_level = 3  # errors only
+        opts.log_severity_level = 4  # fatal only: a failed run raises with its message, no extra log lines
         try:
             self.session = ort.InferenceSession(str(self.path), sess_options=opts, providers=providers)
         except Exception as e:  # noqa: BLE001  onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
@@ -129,12 +129,14 @@ class OnnxModel:
         if len(inputs) != 1 or len(outputs) != 1:
             raise SrnasError(f"{self.path}: expected 1 input and 1 output, found {len(inputs)} and {len(outputs)}")
         self.input_name = inputs[0].name
+        self._run_options = ort.RunOptions()
+        self._run_options.log_severity_level = 4
         meta = self.session.get_modelmeta().custom_metadata_map.get(META_KEY)
         self.meta: dict[str, Any] = json.loads(meta) if meta else {}
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         arr = np.ascontiguousarray(x.detach().float().cpu().numpy())
-        out = self.session.run(None, {self.input_name: arr})[0]
+        out = self.session.run(None, {self.input_name: arr}, self._run_options)[0]
         return torch.from_numpy(out).to(x.device)
 
 

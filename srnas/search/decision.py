@@ -27,7 +27,9 @@ Adam's per-coordinate normalisation turns the selective part of each alpha step 
 """
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Optional, Sequence
 
@@ -228,3 +230,16 @@ def decision_from_records(path: "str | Path", primitives: Sequence[str], init_st
         return None
     recs = [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()]
     return decision_of_records(recs, primitives, init_std, criterion)
+
+
+def seed_pairs(ops_by_run: dict[str, Sequence[str]]) -> dict[str, dict[str, int]]:
+    """Seed agreement: runs named ``<setting>_s<seed>`` grouped by setting; per pair of seeds, the number of positions
+    where they derive (or favour) the same op. ``{"setting": {"s0-s1": 3, ...}}``; a setting with one seed maps to {}."""
+    groups: dict[str, dict[str, Sequence[str]]] = {}
+    for name, ops in ops_by_run.items():
+        m = re.fullmatch(r"(.+)_(s\d+)", name)
+        setting, seed = (m.group(1), m.group(2)) if m else (name, "")
+        groups.setdefault(setting, {})[seed] = ops
+    return {setting: {f"{a}-{b}": sum(x == y for x, y in zip(runs[a], runs[b]))
+                      for a, b in itertools.combinations(sorted(runs), 2)}
+            for setting, runs in groups.items()}

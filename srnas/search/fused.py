@@ -31,6 +31,7 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 from torch.utils.checkpoint import checkpoint
 
 from srnas.archs.depthwise import CONVS
@@ -38,11 +39,16 @@ from srnas.archs.ops import DartsOp, Zero
 from srnas.search import fft_conv
 
 
+def _kind(m: nn.Module) -> type:
+    """The module's class, seen through a ``torch.nn.utils.parametrize`` wrapper (``MixedOp.fix_scale``)."""
+    return type(m).__bases__[0] if parametrize.is_parametrized(m) else type(m)
+
+
 def _layers(op: nn.Module) -> Optional[list[nn.Module]]:
     """The layer chain of a candidate, or None when its forward is not a plain chain we know."""
     if isinstance(op, DartsOp):
         return list(op.op)
-    if type(op) is nn.Sequential:
+    if _kind(op) is nn.Sequential:
         return list(op)
     if isinstance(op, (nn.Conv2d, nn.Identity, Zero)):
         return [op]
@@ -51,7 +57,7 @@ def _layers(op: nn.Module) -> Optional[list[nn.Module]]:
 
 def _is_same_conv(m: nn.Module) -> bool:
     """Stride-1 conv with 'same' zero padding, odd square kernel, dense or depthwise."""
-    if type(m) not in CONVS or m.padding_mode != "zeros" or m.stride != (1, 1):
+    if _kind(m) not in CONVS or m.padding_mode != "zeros" or m.stride != (1, 1):
         return False
     k, d = m.kernel_size, m.dilation
     if k[0] != k[1] or d[0] != d[1] or k[0] % 2 == 0 or m.padding != (d[0] * (k[0] // 2),) * 2:
@@ -60,26 +66,26 @@ def _is_same_conv(m: nn.Module) -> bool:
 
 
 def _is_depthwise(m: nn.Module) -> bool:
-    return type(m) in CONVS and m.groups > 1
+    return _kind(m) in CONVS and m.groups > 1
 
 
 def _extent(m: nn.Module) -> int:
-    return m.dilation[0] * (m.kernel_size[0] - 1) + 1 if type(m) in CONVS else 1
+    return m.dilation[0] * (m.kernel_size[0] - 1) + 1 if _kind(m) in CONVS else 1
 
 
 def _is_pointwise_linear(m: nn.Module) -> bool:
     """1x1 dense conv, identity, or a BatchNorm that normalises with its running statistics (eval mode)."""
-    if type(m) is nn.Identity:
+    if _kind(m) is nn.Identity:
         return True
-    if type(m) in CONVS:
+    if _kind(m) in CONVS:
         return _is_same_conv(m) and m.kernel_size == (1, 1) and m.groups == 1
-    if type(m) is nn.BatchNorm2d:
+    if _kind(m) is nn.BatchNorm2d:
         return not m.training and m.running_mean is not None
     return False
 
 
 def _is_training_bn(m: nn.Module) -> bool:
-    return type(m) is nn.BatchNorm2d and m.training and m.track_running_stats and m.running_mean is not None
+    return _kind(m) is nn.BatchNorm2d and m.training and m.track_running_stats and m.running_mean is not None
 
 
 @dataclass
@@ -104,7 +110,7 @@ def make_plan(ops: Sequence[nn.Module]) -> Plan:
         if layers is None:
             plan.loop.append(i)
             continue
-        if any(type(m) is Zero for m in layers):
+        if any(_kind(m) is Zero for m in layers):
             continue  # `none`: w * 0
         n_tail = 0
         while n_tail < len(layers) and _is_pointwise_linear(layers[-1 - n_tail]):
@@ -113,7 +119,7 @@ def make_plan(ops: Sequence[nn.Module]) -> Plan:
         if not head or (len(head) == 1 and _is_same_conv(head[0])):  # one spatial layer, then pointwise: linear
             plan.tails[i] = layers
             linear[i] = (_extent(head[0]) if head else 1, bool(head) and _is_depthwise(head[0]))
-        elif any(type(m) is not nn.Identity for m in layers[len(head):]):
+        elif any(_kind(m) is not nn.Identity for m in layers[len(head):]):
             plan.tail.append(i)
             plan.heads[i], plan.tails[i] = head, layers[len(head):]
         elif _is_training_bn(layers[-1]):
@@ -150,9 +156,9 @@ def _pointwise(layers: Sequence[nn.Module], n: int, ref: Tensor) -> tuple[Tensor
     a = torch.eye(n, dtype=ref.dtype, device=ref.device)
     c: Optional[Tensor] = None
     for m in layers:
-        if type(m) is nn.Identity:
+        if _kind(m) is nn.Identity:
             continue
-        if type(m) in CONVS:
+        if _kind(m) in CONVS:
             w = m.weight[:, :, 0, 0]
             a, c = w @ a, (torch.mv(w, c) if c is not None else None)
             if m.bias is not None:
@@ -203,13 +209,13 @@ def _batch_norm(bn: nn.BatchNorm2d, y: Tensor, w: Tensor) -> Tensor:
 
 def _cheap(layers: Sequence[nn.Module]) -> bool:
     """No dense spatial conv: recomputing these layers costs little next to the mixed op."""
-    return not any(type(m) in CONVS and m.groups == 1 and m.kernel_size != (1, 1) for m in layers)
+    return not any(_kind(m) in CONVS and m.groups == 1 and m.kernel_size != (1, 1) for m in layers)
 
 
 def _width(tail: Sequence[nn.Module]) -> int:
     """Input channels of a pointwise tail (it holds a conv or a BN)."""
-    m = next(m for m in tail if type(m) is not nn.Identity)
-    return m.in_channels if type(m) in CONVS else m.num_features
+    m = next(m for m in tail if _kind(m) is not nn.Identity)
+    return m.in_channels if _kind(m) in CONVS else m.num_features
 
 
 def _tail_out(plan: Plan, x: Tensor, mats: Sequence[Tensor], bias: Optional[Tensor]) -> Tensor:
@@ -220,7 +226,7 @@ def _tail_out(plan: Plan, x: Tensor, mats: Sequence[Tensor], bias: Optional[Tens
     out = None
     for i, a in zip(plan.tail, mats):
         head = plan.heads[i]
-        if type(head[0]) is nn.ReLU:  # one ReLU(x) shared by the candidates that open with it
+        if _kind(head[0]) is nn.ReLU:  # one ReLU(x) shared by the candidates that open with it
             relu = F.relu(x) if relu is None else relu
             z = _run(head[1:], relu)
         else:

@@ -63,9 +63,16 @@ def build_supernet(opt: SearchOptions) -> torch.nn.Module:
         if getattr(g, key) is not None:
             kw[key] = tuple(getattr(g, key)) if key == "primitives" else getattr(g, key)
     try:
-        return SPACES.get(g.type)(**kw)
+        net = SPACES.get(g.type)(**kw)
     except ValueError as e:
         raise SrnasError(f"network_g: {e}") from None
+    if g.fixed_scale:
+        from srnas.search.mixed_op import MixedOp
+
+        for m in net.modules():
+            if isinstance(m, MixedOp):
+                m.fix_scale()
+    return net
 
 
 def _penalty_specs(opt: SearchOptions, net: torch.nn.Module) -> list[tuple[str, dict]]:

@@ -29,11 +29,25 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
+from torch.nn.utils import parametrize
+
 from srnas.archs.ops import build_op
 from srnas.search.fused import Plan, fused_forward, make_plan
 from srnas.utils.layout import is_nhwc
 
 IMPLS = ("naive", "fast")
+
+
+class FixedNorm(nn.Module):
+    """Parametrization ``W -> W * norm / ||W||``: the tensor keeps its direction trainable and its norm fixed (a
+    buffer, so it travels with the state dict)."""
+
+    def __init__(self, norm: float):
+        super().__init__()
+        self.register_buffer("norm", torch.tensor(float(norm)))
+
+    def forward(self, w: Tensor) -> Tensor:
+        return w * (self.norm / w.norm().clamp_min(1e-12))
 
 
 def weighted_sum(x: Tensor, weights: Tensor, ops: Sequence[nn.Module]) -> Tensor:
@@ -92,6 +106,28 @@ class MixedOp(nn.Module):
         self.recompute = False
         self.fft = True  # fast path: the folded wide conv through the FFT where faster (benchmarks switch it off)
 
+    def fix_scale(self) -> None:
+        """Remove the scale symmetry between the mixing weights and the candidates' own parameters (search only).
+
+        Every IMDN- and DLSR-space candidate ends in a linear layer (conv, 1x1 conv or BN affine), so ``w_o * op_o(x)``
+        equals ``op'_o(x)`` with that layer scaled by ``w_o``: whatever ``alpha`` is, the weights can undo it, L_val has
+        no preferred ``alpha``, and what the search derives depends on how each seed's weights happened to grow (the
+        controls of issue 20). DARTS avoids this with affine-free BatchNorm at the end of every candidate; here, without
+        changing what a candidate computes, the norm of every weight tensor of every candidate (conv kernels, BN gamma)
+        is fixed at its initial value (biases stay free) and one learnable gain per position scales the mixed sum:
+        ``gain * sum_o w_o op_o(x)``. The position's overall scale is learned; the share of each candidate is ``w_o``
+        alone. The derived network is built from the genotype as always (no fixed norms).
+        """
+        if hasattr(self, "gain"):
+            return
+        for op in self._ops:
+            for m in op.modules():
+                w = getattr(m, "weight", None)
+                if isinstance(w, nn.Parameter) and not parametrize.is_parametrized(m, "weight"):
+                    parametrize.register_parametrization(m, "weight", FixedNorm(float(w.detach().norm())))
+        self.gain = nn.Parameter(torch.ones(()))
+        self._plans.clear()
+
     def sample_channels(self) -> Tensor:
         """The ``C_in / K`` sampled channel indices (sorted, CPU int64) for the next forward in the current mode."""
         if self.training:
@@ -111,6 +147,8 @@ class MixedOp(nn.Module):
         Returns:
             ``(N, c_out, H, W)``.
         """
+        if hasattr(self, "gain"):  # fix_scale: the position's learned gain
+            weights = weights * self.gain
         if self.k == 1:
             return self._mix(x, weights)  # SA-DARTS Eq. 1
         idx = self.sample_channels().to(x.device)
