@@ -203,7 +203,11 @@ def markdown(res: dict, command: str, wall: float) -> str:
              "not re-run; each run's own search time is listed)",
              f"- known-answer teacher: {res['teacher_ops']}; candidates {res['teacher_primitives']}",
              "- chance: two seeds agree at a position with p = 1/12; a position recovers the teacher's op with p = 1/7;"
-             " noise is lowest at a position with p = 1/7", ""]
+             " noise is lowest at a position with p = 1/7",
+             "- SA (full channels) starts from the DARTS run's checkpoint at the end of the warm-up of the same task and"
+             " seed when it exists (the same state by construction; `--no-share-warmup` repeats it): its search time"
+             " then counts that warm-up as the DARTS run measured it. Runs shared the 2 cores with other jobs; times"
+             " are not comparable across rows", ""]
     for method, m in res["methods"].items():
         lines.append(f"## {method.upper()}")
         if "agreement" in m:
