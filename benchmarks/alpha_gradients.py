@@ -36,6 +36,8 @@ from srnas.runtime import batches, make_dataset  # noqa: E402
 from srnas.search.loop import _penalty_specs, build_supernet, position_labels  # noqa: E402
 from srnas.search.regularizers import alpha_loss  # noqa: E402
 from srnas.search.step import StepContext  # noqa: E402
+from srnas.search.teacher import teacher_of  # noqa: E402
+from srnas.utils.experiment import resolve_path  # noqa: E402
 
 STREAM = 97  # a batch stream no search step draws from
 
@@ -50,14 +52,11 @@ def gradient_samples(run: Path, checkpoint: Path | None, n: int) -> tuple[torch.
     net = build_supernet(opt)
     net.load_state_dict(state["model"])
     net.train()
-    teacher, teacher_ops = None, None
-    if opt.datasets.teacher is not None:
+    teacher, teacher_ops = teacher_of(opt), None
+    if teacher is not None:
         from srnas.archs.genotype import Genotype
-        from srnas.search.teacher import build_teacher
 
-        t = opt.datasets.teacher
-        teacher = build_teacher(t.genotype, opt.scale, t.seed, t.gain, torch.device("cpu"))
-        ops = Genotype.load(t.genotype).ops
+        ops = Genotype.load(resolve_path(opt.datasets.teacher.genotype)).ops
         teacher_ops = list(ops[0] if isinstance(ops[0], (list, tuple)) else ops)
     data = make_dataset(opt.datasets.arch, opt.scale, opt.manual_seed)
     stream = batches(data, opt.datasets.arch, opt.manual_seed, STREAM, 0, n, torch.device("cpu"))

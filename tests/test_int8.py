@@ -54,25 +54,27 @@ def test_int8_export_is_refused_beyond_the_limit_and_written_when_accepted(tiny,
     assert loaded.model(torch.rand(1, 3, 24, 24)).shape == ref.shape
 
 
+def _refused_int8_line(tiny, calib, tmp_path, capsys) -> str:
+    """An int8 export calibrated on ``calib`` that must be refused: exit 2, one error line (returned), no file."""
+    out = tmp_path / "m.onnx"
+    assert main(["export", "--weights", str(tiny[0]), "--format", "onnx", "--quantize", "int8", "--calib",
+                 str(calib), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and not out.exists()
+    return err[0]
+
+
 @pytest.mark.parametrize("calib", ["benchmark", "missing"])
 def test_int8_refuses_benchmark_calibration_and_bad_folders(tiny, tmp_path, capsys, calib):
     folder = default_data_root() / "Set5" / "HR" if calib == "benchmark" else tmp_path / "nope"
-    out = tmp_path / "m.onnx"
-    assert main(["export", "--weights", str(tiny[0]), "--format", "onnx", "--quantize", "int8", "--calib",
-                 str(folder), "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--calib" in err[0] and not out.exists()
+    assert "--calib" in _refused_int8_line(tiny, folder, tmp_path, capsys)
 
 
 def test_int8_calibration_images_go_through_the_guarded_reader(tiny, tmp_path, capsys):
     calib = tmp_path / "calib"
     shutil.copytree(tiny[1], calib)
     (calib / "t9.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    out = tmp_path / "m.onnx"
-    assert main(["export", "--weights", str(tiny[0]), "--format", "onnx", "--quantize", "int8", "--calib",
-                 str(calib), "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "t9.png" in err[0] and not out.exists()
+    assert "t9.png" in _refused_int8_line(tiny, calib, tmp_path, capsys)
 
 
 def test_int8_is_for_onnx_only(tiny, tmp_path, capsys):

@@ -167,15 +167,9 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     if opt.datasets.val is not None:
         val_data = BenchmarkDataset(resolve_path(opt.datasets.val.root), opt.datasets.val.name, opt.scale)
     net = build_supernet(opt)
-    teacher = None
-    if opt.datasets.teacher is not None:  # known-answer task: targets = teacher(LR)
-        from srnas.search.teacher import build_teacher
+    from srnas.search.teacher import teacher_of
 
-        t = opt.datasets.teacher
-        try:
-            teacher = build_teacher(resolve_path(t.genotype), opt.scale, t.seed, t.gain, device)
-        except SrnasError as e:
-            raise SrnasError(f"datasets.teacher.genotype: {e}") from None
+    teacher = teacher_of(opt, device)  # known-answer task: targets = teacher(LR); None without one
     for split in ("train", "arch"):  # ESA's stride-2 conv and 7x7/3 max-pool need at least 15 LR pixels
         if opt.network_g.type == "dlsr" and getattr(opt.datasets, split).lq_patch < 15:
             raise SrnasError(f"datasets.{split}.lq_patch: the dlsr space needs LR patches of at least 15 pixels "

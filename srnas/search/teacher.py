@@ -20,6 +20,7 @@ from torch import nn
 
 from srnas.archs import create_model
 from srnas.errors import SrnasError
+from srnas.utils.experiment import resolve_path
 
 
 def build_teacher(genotype: str, scale: int, seed: int = 0, gain: float = 4.0,
@@ -38,6 +39,17 @@ def build_teacher(genotype: str, scale: int, seed: int = 0, gain: float = 4.0,
         fusion.weight.mul_(gain)
     net.requires_grad_(False)
     return net.to(device).eval()
+
+
+def teacher_of(opt, device: torch.device | str = "cpu") -> nn.Module | None:
+    """The teacher of a search's options (``datasets.teacher``), or None; a bad genotype file names the option."""
+    t = opt.datasets.teacher
+    if t is None:
+        return None
+    try:
+        return build_teacher(str(resolve_path(t.genotype)), opt.scale, t.seed, t.gain, device)
+    except SrnasError as e:
+        raise SrnasError(f"datasets.teacher.genotype: {e}") from None
 
 
 def teach(batches: Iterator[dict[str, torch.Tensor]], teacher: nn.Module) -> Iterator[dict[str, torch.Tensor]]:
