@@ -19,7 +19,7 @@ IMDN_COSTS = [  # §4, per position, 6 candidates; the ±BN twins cost the same 
     [6912, 19200, 1200, 1968, 1200, 1968],
 ]
 # settings a registered regularizer cannot run without (used by the registry-wide tests)
-REQUIRED = {"flops": {"costs": [float(c) for c in range(1, 6)]}}
+REQUIRED = {"flops": {"costs": [float(c) for c in range(1, 6)]}, "latency": {"costs": [float(c) for c in range(1, 6)]}}
 
 
 def alphas():

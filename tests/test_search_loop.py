@@ -141,3 +141,11 @@ def test_unwritable_experiments_root_fails_before_running(tmp_path):
     opt = build(SearchOptions, raw)
     with pytest.raises(SrnasError, match="not writable|cannot"):
         run_search(opt, raw, progress=False)
+
+
+def test_single_path_search_runs_and_does_not_combine_with_sdarts(tmp_path):
+    opt, raw = tiny_options(tmp_path, iters=4, warmup_iters=2, weight_paths="single")
+    result = run_search(opt, raw, progress=False)
+    assert (result.exp_dir / "genotype.json").exists()
+    with pytest.raises(SrnasError, match="search.weight_paths"):
+        tiny_options(tmp_path, weight_paths="single", sdarts={"mode": "rs"})

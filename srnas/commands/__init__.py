@@ -11,8 +11,8 @@ from typing import Callable, Optional
 
 
 # modules listed here are imported by srnas.cli; order = order in `srnas --help`
-MODULES = ("search", "train", "bench", "profile", "export", "infer", "pipeline", "report", "sample", "study", "data",
-           "options")
+MODULES = ("search", "train", "bench", "profile", "latency", "export", "infer", "pipeline", "report", "sample", "study",
+           "data", "options")
 
 
 def hw(text: str) -> tuple[int, int]:

@@ -129,6 +129,10 @@ class SearchCfg:
     warmup_epochs: int = bounded(0, ge=0, doc="epochs with alpha frozen (w only)")
     warmup_iters: int = bounded(0, ge=0, doc="iterations with alpha frozen (w only), for runs shorter than an epoch; "
                                            "not together with warmup_epochs")
+    weight_paths: Literal["mixture", "single", "single_warmup"] = bounded(
+        "mixture", doc="what the weight step trains: mixture: the softmax mixture (DARTS); single: one uniformly drawn "
+        "candidate per position (SPOS; deviation, srnas.search.single_path); single_warmup: single during the "
+        "warm-up, then the mixture")
     order: Literal["darts", "dlsr"] = bounded("darts", doc="darts: Algorithm 1 (alpha on L_val, then w); "
                                               "dlsr: w first, alpha on L_train + L_val")
     alpha_init: AlphaInit = field(default_factory=AlphaInit)
@@ -156,6 +160,8 @@ class SearchCfg:
     def __post_init__(self) -> None:
         if self.warmup_epochs and self.warmup_iters:
             raise SrnasError("search.warmup_iters: give the warm-up in epochs or in iterations, not both")
+        if self.weight_paths != "mixture" and (self.sdarts or self.lambda_darts):
+            raise SrnasError("search.weight_paths: single-path weight steps do not combine with sdarts or lambda_darts")
         from srnas.registry import REGULARIZERS
         import srnas.search.regularizers  # noqa: F401  (registers the penalties)
 
@@ -168,12 +174,15 @@ class SearchCfg:
                 raise SrnasError(f"{where}.type: unknown regularizer {spec['type']!r}; "
                                  f"choose one of: {', '.join(REGULARIZERS.keys())}")
             params = inspect.signature(fn).parameters
-            allowed = [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY and p != "costs"]
+            allowed = [p for p, v in params.items()
+                       if v.kind is inspect.Parameter.KEYWORD_ONLY and p not in ("costs", "fixed_ms")]  # measured
             for key, value in spec.items():
                 if key != "type" and key not in allowed:
                     raise SrnasError(f"{where}: unknown key {key!r} for {spec['type']}; valid: {', '.join(allowed)}")
                 if key != "type" and not isinstance(value, (int, float, str, bool)) and value is not None:
                     raise SrnasError(f"{where}.{key}: expected a scalar, got {type(value).__name__}")
+            if spec["type"] == "latency" and not spec.get("table"):
+                raise SrnasError(f"{where}.table: the latency penalty needs a table file (`srnas latency build`)")
 
     def penalty_epoch(self, step: int) -> float:
         """The epoch the penalty schedules see at 0-based iteration ``step``."""

@@ -28,6 +28,7 @@ from srnas.search.derive import top2_margin
 from srnas.search.hessian import EarlyStop, dominant_eigenvalue, hessian_wrt
 from srnas.search.plots import plot_search
 from srnas.search.rdarts import AdaRollback, ScheduledDropPath
+from srnas.search.single_path import SinglePathSampling
 from srnas.search.step import (LambdaAlignment, NonFiniteError, SdartsPerturbation, StepContext, alpha_step,
                                weight_step)
 from srnas.losses import sr_loss
@@ -81,6 +82,10 @@ def _penalty_specs(opt: SearchOptions, net: torch.nn.Module) -> list[tuple[str, 
         settings = {k: v for k, v in spec.items() if k != "type"}
         if spec["type"] == "flops":
             settings["costs"] = net.candidate_costs()  # measured by fvcore, not typed in (SA-DARTS Eq. 18 c_i)
+        if spec["type"] == "latency":  # a measured lookup table (ProxylessNAS / FBNet), srnas.latency
+            from srnas.latency.penalty import latency_costs
+
+            settings["costs"], settings["fixed_ms"] = latency_costs(settings.get("table", ""), net)
         specs.append((spec["type"], settings))
     return specs
 
@@ -192,6 +197,7 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
     sdarts_gen = torch.Generator().manual_seed(opt.manual_seed + 17)
     perturb = SdartsPerturbation(s.sdarts.mode, s.sdarts.eps_min, s.sdarts.eps_max, s.sdarts.steps, sdarts_gen) \
         if s.sdarts else None
+    single = SinglePathSampling(sdarts_gen) if s.weight_paths != "mixture" else None  # exclusive with SDARTS
     align = LambdaAlignment(s.lambda_darts.weight, s.lambda_darts.eps0) if s.lambda_darts else None
     early = EarlyStop(s.hessian.window, s.hessian.delta, s.hessian.factor, s.hessian.start_epoch) \
         if s.hessian and s.hessian.early_stop else None
@@ -306,7 +312,9 @@ def run_search(opt: SearchOptions, raw: dict, option_file: Optional[str] = None,
                 w_batch, a_batch = next(w_iter), next(a_iter)
                 try:
                     def w_step() -> dict[str, float]:
-                        return weight_step(net, w_batch, opt_w, ctx, s.loss.hfen_weight, s.grad_clip, perturb,
+                        hook = single if s.weight_paths == "single" or (
+                            s.weight_paths == "single_warmup" and step < s.warmup_steps) else perturb
+                        return weight_step(net, w_batch, opt_w, ctx, s.loss.hfen_weight, s.grad_clip, hook,
                                            align, prec_w)
 
                     def a_step(extra_batch: Optional[dict] = None) -> dict[str, float]:

@@ -105,6 +105,8 @@ class MixedOp(nn.Module):
         # instead of keeping their activations (search step: ~0.5x the peak memory for ~5-8 % more time)
         self.recompute = False
         self.fft = True  # fast path: the folded wide conv through the FFT where faster (benchmarks switch it off)
+        # run only the candidates of non-zero weight (single-path weight steps, ``srnas.search.single_path``)
+        self.skip_zero = False
 
     def fix_scale(self) -> None:
         """Remove the scale symmetry between the mixing weights and the candidates' own parameters (search only).
@@ -164,6 +166,8 @@ class MixedOp(nn.Module):
         return _from_view(xv.index_copy(dim, idx, _to_view(y, nhwc)), nhwc)
 
     def _mix(self, x: Tensor, weights: Tensor) -> Tensor:
+        if self.skip_zero:  # a one-hot row runs one candidate
+            return sum(weights[i] * self._ops[i](x) for i in torch.nonzero(weights).flatten().tolist())
         if self.impl == "naive":
             return weighted_sum(x, weights, self._ops)
         plan = self._plans.get(self.training)

@@ -8,7 +8,7 @@ Algorithm 1 (``e in [1, E]``). Each schedule sits inside its function, next to t
 from __future__ import annotations
 
 import inspect
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -148,6 +148,49 @@ def flops_loss(alphas: Alphas, epoch: int, num_epochs: int, *, costs: Any, norm:
     else:
         raise SrnasError(f"regularizer flops: norm must be 'position' or 'global', got {norm!r}")
     return weight * loss
+
+
+@REGULARIZERS.register("latency")
+def latency_loss(alphas: Alphas, epoch: int, num_epochs: int, *, costs: Any, fixed_ms: float = 0.0, table: str = "",
+                 weight: float = 1.0, target_ms: Optional[float] = None, temperature: float = 1.0) -> Tensor:
+    """Expected latency of the derived network from a measured lookup table (the ProxylessNAS and FBNet form):
+    ``E[LAT] = fixed_ms + sum_ij softmax(alpha)_ij c_ij``, differentiable in alpha (unlike a cost computed from a
+    detached copy of alpha, as DLSR's public params penalty is).
+
+    Args:
+        alphas: raw op logits, ``(N_e, N_o)`` or a list of them (one row per position, blocks stacked).
+        epoch, num_epochs: unused (constant weight).
+        costs: milliseconds of each candidate, one row per alpha row (shared alphas: already times ``num_block``)
+            or one ``(N_o,)`` row for every position;
+            filled from ``table`` by the search loop (``srnas.latency.penalty.latency_costs``).
+        fixed_ms: the rest of the derived network (head, block skeletons, tail, overhead), in ms.
+        table: the latency table file (``srnas latency build``); read by the search loop, unused here.
+        weight: the penalty coefficient.
+        target_ms: ``None``: weight form, ``weight * E[LAT] / E_uniform`` (1 at uniform alphas); a number: target
+            form, ``weight * max(0, E[LAT] / target_ms - 1)``, zero at or below the target latency.
+        temperature: the expectation is taken under ``softmax(alpha / temperature)``; below 1 it follows the argmax
+            (derived) network more closely as alpha separates (FBNet anneals a softmax temperature for the same end).
+
+    Returns:
+        Scalar tensor.
+    """
+    a = _rows(alphas)
+    c = torch.as_tensor(costs).to(dtype=a.dtype, device=a.device)
+    if c.dim() == 1 and c.shape[0] == a.shape[1]:
+        c = c.expand_as(a)  # one row shared by every position
+    if c.shape != a.shape:
+        raise SrnasError(f"regularizer latency: costs shape {tuple(c.shape)} does not match alphas {tuple(a.shape)}")
+    if temperature <= 0:
+        raise SrnasError(f"regularizer latency: temperature must be > 0, got {temperature}")
+    expected = fixed_ms + (torch.softmax(a / temperature, dim=1) * c).sum()  # ProxylessNAS / FBNet: E[latency]
+    if target_ms is None:
+        uniform = fixed_ms + c.mean(dim=1).sum()
+        if uniform <= 0:
+            raise SrnasError("regularizer latency: the expected latency at uniform alphas must be > 0")
+        return weight * expected / uniform
+    if target_ms <= 0:
+        raise SrnasError(f"regularizer latency: target_ms must be > 0, got {target_ms}")
+    return weight * torch.relu(expected / target_ms - 1.0)
 
 
 def alpha_loss(alphas: Alphas, epoch: int, num_epochs: int, specs: Sequence[tuple[str, Mapping[str, Any]]],

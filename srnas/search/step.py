@@ -3,12 +3,14 @@
 ``alpha_step``: descend ``L_val(w, alpha) + sum_i reg_i(alpha, epoch)`` on an architecture-split batch (lambda_e
 applied once, method notes §1.5). ``weight_step``: descend ``L_train(w, alpha)`` on a weight-split batch; the penalties
 never enter it. Methods that change the weight step rather than add a penalty plug in as a ``WeightHook``:
-SDARTS (perturbed mixing weights, ``perturb.py``) and Lambda-DARTS (an extra gradient on w, ``lambda_reg.py``).
+SDARTS (perturbed mixing weights, ``perturb.py``), single-path sampling (one candidate per position,
+``single_path.py``) and Lambda-DARTS (an extra gradient on w, ``lambda_reg.py``).
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
@@ -19,6 +21,7 @@ from srnas.runtime import Precision
 from srnas.search.lambda_reg import alignment_direction, finite_difference_weight_grad, lambda_schedule
 from srnas.search.perturb import adversarial, random_smoothing, sdarts_epsilon
 from srnas.search.regularizers import alpha_loss
+from srnas.search.single_path import SinglePathSampling, skip_zero_weights
 
 Batch = dict[str, Tensor]
 
@@ -116,7 +119,8 @@ WeightHook = Callable[[nn.Module, Batch, StepContext, float], Optional[list[Tens
 
 def weight_step(net: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, ctx: StepContext,
                 hfen_weight: float = 0.0, grad_clip: Optional[float] = None,
-                perturb: Optional["SdartsPerturbation"] = None, align: Optional["LambdaAlignment"] = None,
+                perturb: Optional[Union["SdartsPerturbation", SinglePathSampling]] = None,
+                align: Optional["LambdaAlignment"] = None,
                 precision: Optional[Precision] = None) -> dict[str, float]:
     """Weight step: ``L_train`` backpropagated to the network weights only (the penalties never enter it)."""
     precision = precision or Precision("fp32", batch["lq"].device)
@@ -127,7 +131,8 @@ def weight_step(net: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, 
         mixing = perturb(net, batch, mixing, ctx, hfen_weight)
     if align is not None:
         mixing = [w.clone().requires_grad_(True) for w in mixing]
-    with precision.autocast():
+    sparse = skip_zero_weights(net) if isinstance(perturb, SinglePathSampling) else nullcontext()
+    with precision.autocast(), sparse:
         loss = sr_loss(net(batch["lq"], mixing), batch["gt"], hfen_weight).float()
     _check_finite(loss, "weight-step loss L_train", ctx.step)
     precision.backward(loss, params + (mixing if align is not None else []))
