@@ -36,8 +36,7 @@ from srnas.runtime import batches, make_dataset  # noqa: E402
 from srnas.search.loop import _penalty_specs, build_supernet, position_labels  # noqa: E402
 from srnas.search.regularizers import alpha_loss  # noqa: E402
 from srnas.search.step import StepContext  # noqa: E402
-from srnas.search.teacher import teacher_of  # noqa: E402
-from srnas.utils.experiment import resolve_path  # noqa: E402
+from srnas.search.teacher import teacher_of, teacher_ops  # noqa: E402
 
 STREAM = 97  # a batch stream no search step draws from
 
@@ -52,12 +51,7 @@ def gradient_samples(run: Path, checkpoint: Path | None, n: int) -> tuple[torch.
     net = build_supernet(opt)
     net.load_state_dict(state["model"])
     net.train()
-    teacher, teacher_ops = teacher_of(opt), None
-    if teacher is not None:
-        from srnas.archs.genotype import Genotype
-
-        ops = Genotype.load(resolve_path(opt.datasets.teacher.genotype)).ops
-        teacher_ops = list(ops[0] if isinstance(ops[0], (list, tuple)) else ops)
+    teacher = teacher_of(opt)
     data = make_dataset(opt.datasets.arch, opt.scale, opt.manual_seed)
     stream = batches(data, opt.datasets.arch, opt.manual_seed, STREAM, 0, n, torch.device("cpu"))
     alphas = net.op_alphas()
@@ -73,7 +67,7 @@ def gradient_samples(run: Path, checkpoint: Path | None, n: int) -> tuple[torch.
     c = torch.zeros_like(samples[0]) if not reg.requires_grad else \
         torch.cat([g.reshape(-1, g.shape[-1]) for g in torch.autograd.grad(reg, alphas, allow_unused=True)])
     return torch.stack(samples), c, {"checkpoint": str(ck), "step": step, "labels": position_labels(net),
-                                     "primitives": list(net.primitives), "teacher_ops": teacher_ops}
+                                     "primitives": list(net.primitives), "teacher_ops": teacher_ops(opt)}
 
 
 def update_directions(G: torch.Tensor, c: torch.Tensor) -> dict[str, torch.Tensor]:

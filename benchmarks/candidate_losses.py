@@ -34,7 +34,7 @@ from srnas.losses import sr_loss  # noqa: E402
 from srnas.runtime import batches, make_dataset  # noqa: E402
 from srnas.search.loop import build_supernet, position_labels  # noqa: E402
 from srnas.search.single_path import skip_zero_weights, uniform_paths  # noqa: E402
-from srnas.search.teacher import teacher_of  # noqa: E402
+from srnas.search.teacher import teacher_of, teacher_ops  # noqa: E402
 from srnas.utils.checkpoint import list_checkpoints  # noqa: E402
 
 STREAM = 98  # a batch stream no search step draws from
@@ -78,15 +78,8 @@ def standalone_losses(run: Path, checkpoint: Path | None, n: int) -> tuple[torch
                         r[p] = o
                     w = [torch.nn.functional.one_hot(r, K).float() for r in rows]
                     L[i, p, o] = sr_loss(net(b["lq"], w), gt)
-    teacher_ops = None
-    if teacher is not None:
-        from srnas.archs.genotype import Genotype
-        from srnas.utils.experiment import resolve_path
-
-        ops = Genotype.load(resolve_path(opt.datasets.teacher.genotype)).ops
-        teacher_ops = list(ops[0] if isinstance(ops[0], (list, tuple)) else ops)
     return L, {"checkpoint": str(ck), "step": int(state["step"]), "labels": position_labels(net),
-               "primitives": list(net.primitives), "teacher_ops": teacher_ops}
+               "primitives": list(net.primitives), "teacher_ops": teacher_ops(opt)}
 
 
 def measure(run: Path, checkpoint: Path | None, n: int, out: Path) -> dict:

@@ -29,6 +29,7 @@ from typing import Any, Optional, Sequence
 
 from srnas.archs.ops import CONTROL_PRIMITIVES, DLSR_PRIMITIVES, EXTRA_PRIMITIVES, IMDN_PRIMITIVES
 from srnas.errors import SrnasError
+from srnas.utils.files import atomic_write_text, parse_json, read_json
 
 FORMAT = "srnas-genotype"
 VERSION = 1
@@ -86,7 +87,6 @@ class Genotype:
         return json.dumps(self.to_dict(), indent=2)
 
     def save(self, path: str | Path) -> None:
-        from srnas.utils.files import atomic_write_text
         atomic_write_text(path, self.to_json() + "\n")
 
     @classmethod
@@ -113,20 +113,11 @@ class Genotype:
 
     @classmethod
     def from_json(cls, text: str, source: str = "genotype") -> "Genotype":
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise SrnasError(f"{source}: not valid JSON ({e.msg}, line {e.lineno})") from None
-        return cls.from_dict(d, source)
+        return cls.from_dict(parse_json(text, source), source)
 
     @classmethod
     def load(cls, path: str | Path) -> "Genotype":
-        p = Path(path)
-        try:
-            text = p.read_text()
-        except (OSError, UnicodeDecodeError) as e:
-            raise SrnasError(f"{p}: cannot read genotype file ({e.__class__.__name__})") from None
-        return cls.from_json(text, str(p))
+        return cls.from_dict(read_json(path, "genotype file"), str(path))
 
 
 def validate(g: Genotype) -> None:

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from srnas.archs.genotype import Genotype
 from srnas.errors import SrnasError
+from srnas.utils.files import atomic_write_text, read_json
 
 FORMAT, VERSION = "srnas-latency-table", 1
 _KEYS = {"format", "version", "space", "scale", "num_feat", "num_block", "primitives", "fingerprint", "positions",
@@ -115,7 +116,6 @@ class LatencyTable:
                 "overhead_ms": self.overhead_ms, **self.extra}
 
     def save(self, path: str | Path) -> None:
-        from srnas.utils.files import atomic_write_text
 
         atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
@@ -144,16 +144,7 @@ class LatencyTable:
 
     @classmethod
     def load(cls, path: str | Path) -> "LatencyTable":
-        p = Path(path)
-        try:
-            text = p.read_text()
-        except (OSError, UnicodeDecodeError) as e:
-            raise SrnasError(f"{p}: cannot read latency table ({e.__class__.__name__})") from None
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise SrnasError(f"{p}: not valid JSON ({e.msg}, line {e.lineno})") from None
-        return cls.from_dict(d, str(p))
+        return cls.from_dict(read_json(path, "latency table"), str(path))
 
 
 def _ms(stats: Any, where: str) -> None:

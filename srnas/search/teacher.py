@@ -52,6 +52,16 @@ def teacher_of(opt, device: torch.device | str = "cpu") -> nn.Module | None:
         raise SrnasError(f"datasets.teacher.genotype: {e}") from None
 
 
+def teacher_ops(opt) -> list[str] | None:
+    """The teacher's op per position (of its first block when ops are per block), or None without a teacher."""
+    if opt.datasets.teacher is None:
+        return None
+    from srnas.archs.genotype import Genotype
+
+    ops = Genotype.load(resolve_path(opt.datasets.teacher.genotype)).ops
+    return list(ops[0] if isinstance(ops[0], (list, tuple)) else ops)
+
+
 def teach(batches: Iterator[dict[str, torch.Tensor]], teacher: nn.Module) -> Iterator[dict[str, torch.Tensor]]:
     """``batches`` with each ``gt`` replaced by ``teacher(lq)``."""
     for b in batches:

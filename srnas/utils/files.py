@@ -1,12 +1,14 @@
 """Atomic file writes: a temporary file in the same folder, flushed and fsynced, then renamed over the target, so a
-crash never leaves a half-written file that a later run would read."""
+crash never leaves a half-written file that a later run would read. And the one JSON reader whose errors are one line
+naming the file."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from srnas.errors import SrnasError
 
@@ -56,3 +58,22 @@ def _unlink(p: str) -> None:
         os.unlink(p)
     except OSError:
         pass
+
+
+def parse_json(text: str, source: str) -> Any:
+    """``json.loads(text)``; invalid JSON is one SrnasError naming ``source`` and the line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SrnasError(f"{source}: not valid JSON ({e.msg}, line {e.lineno})") from None
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """The parsed JSON file ``path`` (a ``what``: "genotype file", "latency table"); an unreadable file or invalid
+    JSON is one SrnasError naming the file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SrnasError(f"{p}: cannot read {what} ({e.__class__.__name__})") from None
+    return parse_json(text, str(p))
