@@ -22,8 +22,6 @@ against fp32, CPU latency of both in the same run) and writes it only when the P
 from __future__ import annotations
 
 import os
-import statistics
-import time
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Iterator, Optional
@@ -129,19 +127,12 @@ def quantize_onnx(src: str | Path, dst: str | Path, inputs: list[np.ndarray]) ->
 
 def cpu_latency(paths: list[str | Path], x: np.ndarray, threads: int = 1, reps: int = 5) -> list[float]:
     """Median seconds of one ONNX Runtime CPU run of each model on ``x``, the models interleaved run by run (same
-    conditions for all), after one warm-up run each."""
-    import onnxruntime as ort
+    conditions for all), after one warm-up run each (``srnas.latency.runtime.time_sessions``)."""
+    from srnas.latency.runtime import session, time_sessions
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.log_severity_level = 3
-    sessions = [ort.InferenceSession(str(p), sess_options=opts, providers=["CPUExecutionProvider"]) for p in paths]
-    times: list[list[float]] = [[] for _ in sessions]
-    for s in sessions:
-        s.run(None, {s.get_inputs()[0].name: x})
-    for _ in range(reps):
-        for s, t in zip(sessions, times):
-            t0 = time.perf_counter()
-            s.run(None, {s.get_inputs()[0].name: x})
-            t.append(time.perf_counter() - t0)
-    return [statistics.median(t) for t in times]
+    runs = {}
+    for i, p in enumerate(paths):
+        sess = session(str(p), "cpu", threads)
+        runs[str(i)] = (sess, {sess.get_inputs()[0].name: x})
+    stats = time_sessions(runs, warmup=1, repeats=reps)
+    return [stats[str(i)]["median"] / 1e3 for i in range(len(paths))]

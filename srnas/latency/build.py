@@ -38,7 +38,7 @@ def _derived(genotype: Genotype, scale: int) -> torch.nn.Module:
 def measure_genotype(genotype: Genotype, scale: int, input_hw: tuple[int, int], provider: str = "cpu",
                      threads: int = 1, warmup: int = 1, repeats: int = 3, pin: bool = True) -> dict[str, float]:
     """End-to-end milliseconds of the derived network of ``genotype`` on ``(1, 3, *input_hw)``, exported to ONNX with
-    BN folded and run by ONNX Runtime as deployed (see :func:`runtime.time_session`)."""
+    BN folded and run by ONNX Runtime as deployed (see :func:`runtime.time_sessions`)."""
     if genotype.space == "dlsr" and min(input_hw) < 15:
         raise SrnasError(f"--input: the dlsr space needs at least 15 LR pixels per side (ESA), got "
                          f"{input_hw[0]}x{input_hw[1]}")

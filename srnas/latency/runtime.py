@@ -60,47 +60,42 @@ def session(model: bytes | str, provider: str = "cpu", threads: int = 1):
     return ort.InferenceSession(model, sess_options=opts, providers=[provider_name(provider)])
 
 
-def time_session(sess, feeds: dict[str, np.ndarray], warmup: int, repeats: int) -> dict[str, float]:
-    """Milliseconds of ``sess.run`` on ``feeds``: ``{"median", "p90", "min", "runs"}`` after ``warmup`` discarded
-    runs."""
-    for _ in range(warmup):
-        sess.run(None, feeds)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        sess.run(None, feeds)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return {"median": statistics.median(times), "p90": float(np.percentile(times, 90)), "min": min(times),
-            "runs": len(times)}
+def _feeds(inputs: Sequence[torch.Tensor]) -> dict[str, np.ndarray]:
+    return {f"in{i}": np.ascontiguousarray(x.numpy()) for i, x in enumerate(inputs)}
 
 
-def time_module(module: nn.Module, inputs: Sequence[torch.Tensor], provider: str = "cpu", threads: int = 1,
-                warmup: int = 2, repeats: int = 10) -> dict[str, float]:
-    """Export ``module`` (BN already folded by the caller) and time it on ``inputs``; see :func:`time_session`."""
-    sess = session(to_onnx(module, inputs), provider, threads)
-    feeds = {f"in{i}": np.ascontiguousarray(x.numpy()) for i, x in enumerate(inputs)}
-    return time_session(sess, feeds, warmup, repeats)
-
-
-def time_group(pieces: dict[str, tuple[nn.Module, Sequence[torch.Tensor]]], provider: str = "cpu", threads: int = 1,
-               warmup: int = 2, repeats: int = 10) -> dict[str, dict[str, float]]:
-    """Time several modules interleaved, one run of each per round, so that a change of load on the machine (another
-    job starting or stopping) hits all of them alike and their differences stay fair. Same statistics as
-    :func:`time_session`, per name."""
-    sessions = {}
-    for name, (module, inputs) in pieces.items():
-        feeds = {f"in{i}": np.ascontiguousarray(x.numpy()) for i, x in enumerate(inputs)}
-        sessions[name] = (session(to_onnx(module, inputs), provider, threads), feeds)
+def time_sessions(runs: dict[str, tuple[object, dict[str, np.ndarray]]], warmup: int = 2,
+                  repeats: int = 10) -> dict[str, dict[str, float]]:
+    """Milliseconds of ``sess.run(None, feeds)`` for each ``name: (session, feeds)``, interleaved: ``warmup`` discarded
+    runs of each, then ``repeats`` rounds of one run of each, so that a change of load on the machine (another job
+    starting or stopping) hits all of them alike and their differences stay fair. Per name ``{"median", "p90", "min",
+    "runs"}``."""
+    for sess, feeds in runs.values():
         for _ in range(warmup):
-            sessions[name][0].run(None, feeds)
-    times: dict[str, list[float]] = {name: [] for name in sessions}
+            sess.run(None, feeds)
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
-        for name, (sess, feeds) in sessions.items():
+        for name, (sess, feeds) in runs.items():
             t0 = time.perf_counter()
             sess.run(None, feeds)
             times[name].append((time.perf_counter() - t0) * 1e3)
     return {name: {"median": statistics.median(t), "p90": float(np.percentile(t, 90)), "min": min(t), "runs": len(t)}
             for name, t in times.items()}
+
+
+def time_group(pieces: dict[str, tuple[nn.Module, Sequence[torch.Tensor]]], provider: str = "cpu", threads: int = 1,
+               warmup: int = 2, repeats: int = 10) -> dict[str, dict[str, float]]:
+    """Export each module (BN already folded by the caller) and time them interleaved on their inputs
+    (:func:`time_sessions`)."""
+    runs = {name: (session(to_onnx(module, inputs), provider, threads), _feeds(inputs))
+            for name, (module, inputs) in pieces.items()}
+    return time_sessions(runs, warmup, repeats)
+
+
+def time_module(module: nn.Module, inputs: Sequence[torch.Tensor], provider: str = "cpu", threads: int = 1,
+                warmup: int = 2, repeats: int = 10) -> dict[str, float]:
+    """One module of :func:`time_group`."""
+    return time_group({"module": (module, inputs)}, provider, threads, warmup, repeats)["module"]
 
 
 @contextmanager
