@@ -32,8 +32,10 @@ sys.path.insert(0, str(REPO))
 
 from srnas.config.search import load_search_options  # noqa: E402
 from srnas.losses import sr_loss  # noqa: E402
-from srnas.runtime import batches, make_dataset  # noqa: E402
-from srnas.search.loop import _penalty_specs, build_supernet, position_labels  # noqa: E402
+from srnas.data.stream import batches, make_dataset  # noqa: E402
+from srnas.search.bilevel import penalty_specs  # noqa: E402
+from srnas.search.records import position_labels  # noqa: E402
+from srnas.search.spaces import build_supernet  # noqa: E402
 from srnas.search.regularizers import alpha_loss  # noqa: E402
 from srnas.search.step import StepContext  # noqa: E402
 from srnas.search.teacher import teacher_of, teacher_ops  # noqa: E402
@@ -63,7 +65,7 @@ def gradient_samples(run: Path, checkpoint: Path | None, n: int) -> tuple[torch.
         samples.append(torch.cat([g.reshape(-1, g.shape[-1]) for g in grads]))
     step = int(state["step"])
     ctx = StepContext(step, step // s.epoch_length + 1, s.num_epochs, s.penalty_epoch(step))
-    reg, _ = alpha_loss(alphas, ctx.reg_epoch, ctx.num_epochs, _penalty_specs(opt, net), keep_graph=True)
+    reg, _ = alpha_loss(alphas, ctx.reg_epoch, ctx.num_epochs, penalty_specs(opt, net), keep_graph=True)
     c = torch.zeros_like(samples[0]) if not reg.requires_grad else \
         torch.cat([g.reshape(-1, g.shape[-1]) for g in torch.autograd.grad(reg, alphas, allow_unused=True)])
     return torch.stack(samples), c, {"checkpoint": str(ck), "step": step, "labels": position_labels(net),

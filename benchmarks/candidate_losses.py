@@ -31,8 +31,9 @@ sys.path.insert(0, str(REPO))
 from srnas.config.search import load_search_options  # noqa: E402
 from srnas.errors import SrnasError  # noqa: E402
 from srnas.losses import sr_loss  # noqa: E402
-from srnas.runtime import batches, make_dataset  # noqa: E402
-from srnas.search.loop import build_supernet, position_labels  # noqa: E402
+from srnas.data.stream import batches, make_dataset  # noqa: E402
+from srnas.search.spaces import build_supernet  # noqa: E402
+from srnas.search.records import position_labels  # noqa: E402
 from srnas.search.single_path import skip_zero_weights, uniform_paths  # noqa: E402
 from srnas.search.teacher import teacher_of, teacher_ops  # noqa: E402
 from srnas.utils.checkpoint import list_checkpoints  # noqa: E402

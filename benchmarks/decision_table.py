@@ -37,12 +37,12 @@ def _penalty(regs: list[dict], search: dict) -> str:
 
 def row(exp: Path) -> dict:
     sys.path.insert(0, str(REPO))
-    from srnas.archs.genotype import SPACE_OPS
+    from srnas.archs.space import space_spec
     from srnas.search.decision import decision_from_records
 
     opt = yaml.safe_load((exp / "options.yml").read_text())
     s, g = opt["search"], opt["network_g"]
-    prims = g.get("primitives") or SPACE_OPS[g["type"]]
+    prims = g.get("primitives") or space_spec(g["type"]).ops
     recs = [json.loads(ln) for ln in (exp / "alphas.jsonl").read_text().splitlines() if ln]
     d = decision_from_records(exp / "alphas.jsonl", prims)
     grads = (recs[-1].get("decision") or {}).get("grads") or {}

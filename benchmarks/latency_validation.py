@@ -7,7 +7,7 @@ genotypes are kept in ``experiments/latency/validation_<space>.jsonl`` (skip-if-
 
 * The table is ``srnas latency build``'s (``srnas.latency.build.build_table``), built here when missing; a table of
   another machine or settings is refused.
-* The genotypes are ``srnas sample``'s (``srnas.search.sample.sample_genotypes``: uniform over the space, the
+* The genotypes are ``srnas sample``'s (``srnas.study.sample.sample_genotypes``: uniform over the space, the
   paper's width and depth); each derived network is exported with BN folded and timed end to end as ``srnas latency
   measure`` does (``measure_genotype``: median of ``--repeats`` runs after one warm-up).
 * Metrics (nn-Meter's): the share of networks predicted within +-10 % of the measured median (goal 90 %) and Kendall's
@@ -31,7 +31,8 @@ sys.path.insert(0, str(REPO))
 
 from srnas.archs.genotype import Genotype  # noqa: E402
 from srnas.latency.build import build_table, deployment_input, load_checked, measure_genotype  # noqa: E402
-from srnas.search.sample import sample_genotypes  # noqa: E402
+from srnas.registry import SPACE_SPECS  # noqa: E402
+from srnas.study.sample import sample_genotypes  # noqa: E402
 from srnas.utils.files import atomic_write_text  # noqa: E402
 
 GOAL_SHARE, GOAL_TAU = 0.90, 0.90
@@ -95,7 +96,7 @@ def verdict(m: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--space", required=True, choices=["imdn", "dlsr"])
+    ap.add_argument("--space", required=True, choices=SPACE_SPECS.keys())
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scale", type=int, default=2)

@@ -107,8 +107,8 @@ def branch_from_warmup(src: Path, exp: Path, opt_file: Path, sets: list[str]) ->
     import torch
 
     from srnas.config.search import load_search_options
-    from srnas.runtime import build_optimizer, build_scheduler
-    from srnas.search.loop import build_supernet
+    from srnas.train.optim import build_optimizer, build_scheduler
+    from srnas.search.spaces import build_supernet
 
     opt, _ = load_search_options(opt_file, sets)
     s = opt.search

@@ -52,7 +52,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SrnasError as e:
         if debug:
             raise
-        from srnas.runtime import Interrupted
+        from srnas.errors import Interrupted
 
         if isinstance(e, Interrupted):
             print(f"srnas: {e}", file=sys.stderr)

@@ -7,3 +7,7 @@ prints its message as one line on stderr and exits with code 2. Any other except
 
 class SrnasError(Exception):
     """A user-facing error: bad option file, image, checkpoint, genotype or CLI flag."""
+
+
+class Interrupted(SrnasError):
+    """SIGINT/SIGTERM arrived: the loop saved a checkpoint at the end of the current step and stopped (exit 130)."""

@@ -71,6 +71,29 @@ def tile_grid(h: int, w: int, tile: Optional[int], overlap: int) -> list[Tile]:
             for y0, y1, wy0, wy1 in _spans(h, tile, overlap) for x0, x1, wx0, wx1 in _spans(w, tile, overlap)]
 
 
+def image_to_tensor(lq: np.ndarray) -> torch.Tensor:
+    """uint8 RGB ``(H, W, 3)`` -> float ``(1, 3, H, W)`` in [0, 1] (the input of every srnas network), on CPU."""
+    return torch.from_numpy(np.ascontiguousarray(lq.transpose(2, 0, 1))).unsqueeze(0).float().div_(255.0)
+
+
+def _check_scale(sr: torch.Tensor, h: int, w: int, scale: int) -> None:
+    if sr.shape[-2:] != (h * scale, w * scale):
+        raise SrnasError(f"model output {tuple(sr.shape)} for a {h}x{w} input is not x{scale}")
+
+
+@torch.no_grad()
+def upscale_image(model: Model, lq: np.ndarray, device: torch.device | str = "cpu",
+                  scale: Optional[int] = None) -> np.ndarray:
+    """Run ``model`` on one whole uint8 RGB ``(h, w, 3)`` image; returns the uint8 RGB SR image (clamped to [0, 1],
+    x255, rounded: ``eval.metrics.tensor_to_uint8``). With ``scale``, an output of another size is an error."""
+    from srnas.eval.metrics import tensor_to_uint8
+
+    sr = model(image_to_tensor(lq).to(device))
+    if scale is not None:
+        _check_scale(sr, *lq.shape[:2], scale)
+    return tensor_to_uint8(sr[0])
+
+
 @torch.no_grad()
 def _run_tiles(model: Model, x: torch.Tensor, scale: int, tiles: Sequence[Tile], device: torch.device | str,
                write: Callable[[tuple[int, int, int, int], torch.Tensor], None], progress: Any = None) -> None:
@@ -78,8 +101,7 @@ def _run_tiles(model: Model, x: torch.Tensor, scale: int, tiles: Sequence[Tile],
         y0, y1, x0, x1 = t.core
         wy0, wy1, wx0, wx1 = t.window
         sr = model(x[:, :, wy0:wy1, wx0:wx1].to(device))
-        if sr.shape[-2:] != ((wy1 - wy0) * scale, (wx1 - wx0) * scale):
-            raise SrnasError(f"model output {tuple(sr.shape)} for a {wy1 - wy0}x{wx1 - wx0} input is not x{scale}")
+        _check_scale(sr, wy1 - wy0, wx1 - wx0, scale)
         oy, ox = (y0 - wy0) * scale, (x0 - wx0) * scale
         write(((y0 * scale, y1 * scale, x0 * scale, x1 * scale)),
               sr[:, :, oy:oy + (y1 - y0) * scale, ox:ox + (x1 - x0) * scale])
@@ -161,11 +183,16 @@ def upscale_array(model: Model, lq: np.ndarray, scale: int, tile: Optional[int] 
                   device: torch.device | str = "cpu", progress: Any = None, mode: str = "auto") -> np.ndarray:
     """:func:`upscale_tensor` for a uint8 RGB ``(H, W, 3)`` image, each tile's output rounded straight into a uint8
     ``(H*s, W*s, 3)`` array (clamped to [0, 1], x255, round half to even: ``eval.metrics.tensor_to_uint8``), so no
-    float SR image is ever held."""
+    float SR image is ever held. ``tile=None``: :func:`upscale_image`, the whole image at once."""
     from srnas.eval.metrics import tensor_to_uint8
 
+    if tile is None:
+        sr = upscale_image(model, lq, device, scale)
+        if progress is not None:
+            progress.update(1)
+        return sr
     h, w = lq.shape[:2]
-    x = torch.from_numpy(np.ascontiguousarray(lq.transpose(2, 0, 1))).unsqueeze(0).float().div_(255.0)
+    x = image_to_tensor(lq)
     out = np.empty((h * scale, w * scale, 3), dtype=np.uint8)
 
     def write(box: tuple[int, int, int, int], sr: torch.Tensor) -> None:

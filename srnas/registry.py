@@ -1,7 +1,7 @@
 """Tiny name -> object registries (BasicSR's ``Registry`` without its silent suffix retry)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator
+from typing import Any, Callable, Dict, Iterator, Sequence
 
 from srnas.errors import SrnasError
 
@@ -39,6 +39,12 @@ class Registry:
         return list(self._obj_map)
 
 
-ARCHS = Registry("arch")
-SPACES = Registry("search space")
+def must_be_one_of(key: str, value: Any, names: Sequence[str]) -> SrnasError:
+    """The error for an option naming no registered entry (``network_g.type``), worded as the option loader's."""
+    return SrnasError(f"{key}: must be one of {', '.join(map(repr, names))}, got {value!r}")
+
+
+ARCHS = Registry("arch")  # name -> network class (archs/<name>.py)
+SPACE_SPECS = Registry("search space")  # name -> what the space is: archs.space.SpaceSpec (archs/<name>.py)
+SPACES = Registry("search space")  # name -> its supernet class (search/spaces/<name>.py; archs never import search)
 REGULARIZERS = Registry("regularizer")

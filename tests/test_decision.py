@@ -7,10 +7,9 @@ import math
 import pytest
 import torch
 
-from srnas.archs.genotype import Genotype
+from srnas.archs.genotype import Genotype, decision_flag, verdict_line
 from srnas.errors import SrnasError
-from srnas.search.decision import (Criterion, assess, decision_flag, decision_from_records, fluctuation, row_stats,
-                                   summary_lines, verdict_line)
+from srnas.search.decision import Criterion, assess, decision_from_records, fluctuation, row_stats, summary_lines
 from srnas.search.loop import run_search
 from srnas.search.regularizers import alpha_loss
 from srnas.search.spaces import IMDNSupernet

@@ -83,7 +83,7 @@ def test_fixed_scale_fast_path_equals_loop(prims, c_in, c_out, k):
 
 def test_fixed_scale_option_builds_gains_as_weights():
     from srnas.config.search import load_search_options
-    from srnas.search.loop import build_supernet
+    from srnas.search.spaces import build_supernet
 
     opt, _ = load_search_options("options/search/quickstart.yml", ["network_g.fixed_scale=true", "network_g.num_feat=16",
                                                                      "network_g.num_block=1"])

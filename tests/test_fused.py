@@ -192,7 +192,7 @@ def test_impl_is_checked():
 
 def test_recompute_option_reaches_every_mixed_op(tmp_path):
     from srnas.config.search import load_search_options
-    from srnas.search.loop import build_supernet
+    from srnas.search.spaces import build_supernet
 
     f = tmp_path / "o.yml"
     f.write_text("name: t\nnetwork_g: {type: dlsr, num_feat: 8, num_block: 2}\ndatasets:\n"

@@ -129,8 +129,10 @@ def test_tiny_search_with_latency_target(tiny_table, tmp_path):
 def test_latency_penalty_without_table_is_an_option_error(tmp_path):
     from test_search_loop import tiny_options
 
+    from srnas.search.spaces import check_search
+
     with pytest.raises(SrnasError, match="table"):
-        tiny_options(tmp_path, "imdn", regularizers=[{"type": "latency"}])
+        check_search(tiny_options(tmp_path, "imdn", regularizers=[{"type": "latency"}])[0])
 
 
 def test_measured_latency_reaches_the_report_plot(tiny_table, tmp_path, capsys):

@@ -1,4 +1,6 @@
 """Option files: every shipped file loads; bad files fail with one line naming the key (exit 2), touching nothing."""
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -6,6 +8,7 @@ import pytest
 from srnas.cli import main
 from srnas.config.search import load_search_options
 from srnas.errors import SrnasError
+from srnas.search.spaces import check_search
 
 REPO = Path(__file__).resolve().parents[1]
 SEARCH_FILES = sorted((REPO / "options" / "search").glob("*.yml"))
@@ -51,7 +54,15 @@ def test_bad_option_values_name_the_key(tmp_path, override, message):
     f = tmp_path / "o.yml"
     f.write_text(GOOD)
     with pytest.raises(SrnasError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        load_search_options(f, [override])
+        opt, _ = load_search_options(f, [override])
+        check_search(opt, str(f))  # names (space, regularizers) are checked against the registries here
+
+
+def test_loading_options_imports_no_network_code():
+    code = ("import sys, srnas.config.search, srnas.config.train; "
+            "print([m for m in sys.modules if m.startswith(('srnas.search', 'srnas.archs'))])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_cli_bad_option_file_exits_2_and_leaves_experiments_untouched(tmp_path, capsys):

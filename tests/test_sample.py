@@ -6,7 +6,7 @@ from srnas.archs import create_model
 from srnas.archs.genotype import Genotype
 from srnas.archs.ops import DLSR_PRIMITIVES, IMDN_PRIMITIVES
 from srnas.cli import main
-from srnas.search.sample import count_params, sample_genotypes
+from srnas.study.sample import count_params, sample_genotypes
 
 # chi-square critical values at p = 0.001 (df = 11: 31.26, df = 8: 26.12, df = 2: 13.82, df = 5: 20.52)
 CRIT = {11: 31.26, 8: 26.12, 2: 13.82, 5: 20.52}

@@ -10,7 +10,8 @@ from srnas.archs.genotype import Genotype
 from srnas.config.schema import build
 from srnas.config.search import SearchOptions
 from srnas.errors import SrnasError
-from srnas.search.loop import build_supernet, run_search
+from srnas.search.loop import run_search
+from srnas.search.spaces import build_supernet
 from srnas.utils.checkpoint import list_checkpoints, load_checkpoint
 
 

@@ -9,7 +9,7 @@ from torch import nn
 from srnas.archs.factory import create_model
 from srnas.archs.genotype import Genotype
 from srnas.archs.ops import DLSR_PRIMITIVES, EXTRA_PRIMITIVES, IMDN_PRIMITIVES, build_op
-from srnas.registry import SPACES
+from srnas.registry import SPACE_SPECS, SPACES
 from srnas.search.spaces import DLSRSupernet, IMDNSupernet
 
 TINY = {"imdn": dict(num_feat=16, num_block=2), "dlsr": dict(num_feat=8, num_block=3)}
@@ -32,6 +32,17 @@ def _numel(m: nn.Module) -> int:
 def test_spaces_registered():
     assert SPACES.get("imdn") is IMDNSupernet and SPACES.get("dlsr") is DLSRSupernet
     assert IMDNSupernet.space_name == "imdn" and DLSRSupernet.space_name == "dlsr"
+
+
+@pytest.mark.parametrize("name", SPACE_SPECS.keys())
+def test_every_space_spec_has_a_supernet_an_arch_and_its_baselines(name, repo_dir):
+    spec = SPACE_SPECS.get(name)
+    net = SPACES.get(name)(num_feat=8 * spec.feat_multiple, num_block=3)
+    assert net.spec is spec and net.primitives == spec.primitives and net.slot_shapes() == spec.slot_shapes(net.num_feat)
+    g = Genotype.make(name, [spec.primitives[0]] * spec.positions, 8 * spec.feat_multiple, 3, spec.chain_connections(3))
+    assert isinstance(create_model(genotype=g, scale=2), spec.arch)
+    for _, path in spec.hand_designed:
+        assert Genotype.load(repo_dir / path).space == name
 
 
 @pytest.mark.parametrize("space", ["imdn", "dlsr"])

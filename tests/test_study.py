@@ -9,8 +9,8 @@ from srnas.archs.genotype import Genotype
 from srnas.cli import main
 from srnas.config.study import load_study_options
 from srnas.errors import SrnasError
-from srnas.search.sample import count_params
-from srnas.search.width import fit_width, with_shape
+from srnas.study.sample import count_params
+from srnas.study.width import fit_width, with_shape
 from srnas.study import baseline_genotypes, paired_difference, plan, run_study, search_options, train_options, verdict
 
 REPO = Path(__file__).resolve().parents[1]

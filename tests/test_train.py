@@ -8,14 +8,15 @@ import pytest
 import torch
 import yaml
 
-from srnas.archs import Genotype, create_model, load_weights
+from srnas.archs import Genotype, build_network, create_model, load_weights
 from srnas.cli import main
 from srnas.config.schema import build
 from srnas.config.train import TrainOptions, load_train_options
 from srnas.data import BenchmarkDataset
 from srnas.errors import SrnasError
 from srnas.eval.bench import evaluate
-from srnas.runtime import Interrupted, make_dataset
+from srnas.data.stream import make_dataset
+from srnas.errors import Interrupted
 from srnas.train import load_model_file, load_pretrained, run_train, save_model_file
 from srnas.train.loop import _train_step
 from srnas.utils.checkpoint import list_checkpoints, load_checkpoint
@@ -162,6 +163,13 @@ def write_options(tmp_path, raw):
     return path
 
 
+def load_and_build(path, overrides=()):
+    """Load a train option file, then build its network_g (where the registries check it), as ``srnas train``."""
+    opt, raw = load_train_options(path, list(overrides))
+    build_network(opt.network_g, opt.scale, lq_patch=opt.datasets.train.lq_patch, source=str(path))
+    return opt, raw
+
+
 @pytest.mark.parametrize("override, key", [
     ("train.totl_iter=5", "unknown key 'train.totl_iter'; did you mean 'total_iter'"),
     ("network_g.genotype=missing.json", "network_g.genotype: missing.json"),
@@ -173,16 +181,16 @@ def write_options(tmp_path, raw):
 def test_option_errors_name_the_key(tmp_path, override, key):
     path = write_options(tmp_path, tiny_raw(tmp_path))
     with pytest.raises(SrnasError, match=f"^{path}: {key}"):
-        load_train_options(path, [override])
+        load_and_build(path, [override])
 
 
 def test_genotype_fixes_the_width(tmp_path, tiny_genotype):
     path = write_options(tmp_path, tiny_raw(tmp_path, {"genotype": str(tiny_genotype), "num_feat": 16}))
     with pytest.raises(SrnasError, match="network_g.num_feat: .*from the genotype"):
-        load_train_options(path)
+        load_and_build(path)
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "options" / "train").glob("*.yml")))
 def test_shipped_option_files_load(name):
-    opt, _ = load_train_options(REPO / "options" / "train" / name)
+    opt, _ = load_and_build(REPO / "options" / "train" / name)
     assert opt.train.total_iter > 0 and opt.datasets.val is not None

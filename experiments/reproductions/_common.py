@@ -211,8 +211,8 @@ def _write_summary(run_dir: Path, opt, psnr: bool) -> None:
     from srnas.archs.genotype import Genotype
     from srnas.data import BenchmarkDataset
     from srnas.eval.bench import evaluate
-    from srnas.runtime import select_device
-    from srnas.search.loop import build_supernet
+    from srnas.utils.device import select_device
+    from srnas.search.spaces import build_supernet
     from srnas.utils.checkpoint import find_latest
     from srnas.utils.experiment import resolve_path
     from srnas.utils.files import atomic_write_text
@@ -347,6 +347,6 @@ def cli(main: Callable[[], Any]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
         main()
-    except SrnasError as e:  # includes srnas.runtime.Interrupted (Ctrl-C: checkpoint saved, rerun to resume)
+    except SrnasError as e:  # includes srnas.errors.Interrupted (Ctrl-C: checkpoint saved, rerun to resume)
         print(f"error: {e}", file=sys.stderr)
         sys.exit(130 if e.__class__.__name__ == "Interrupted" else 2)

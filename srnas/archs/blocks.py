@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 LRELU_SLOPE = 0.05  # IMDN block.activation and DLSR/RFDN default
+ESA_MIN_LQ = 15  # ESA: a stride-2 conv then a 7x7 stride-3 max-pool need at least 15 input pixels per side
 
 
 def _call(slot: nn.Module, x: torch.Tensor, weights: Optional[torch.Tensor], index: int) -> torch.Tensor:
@@ -71,7 +72,8 @@ class IMDModule(nn.Module):
 
 
 class ESA(nn.Module):
-    """RFDN's enhanced spatial attention, f = C/4 channels inside (brief §1.2; keys as in the DLSR checkpoint)."""
+    """RFDN's enhanced spatial attention, f = C/4 channels inside (brief §1.2; keys as in the DLSR checkpoint).
+    Inputs need ``ESA_MIN_LQ`` pixels per side."""
 
     def __init__(self, num_feat: int):
         super().__init__()
@@ -117,6 +119,11 @@ class DLSRCell(nn.Module):
         self.c5 = nn.Conv2d(dc * 4, num_feat, 1)
         self.esa = ESA(num_feat)
         self.act = nn.LeakyReLU(LRELU_SLOPE)
+
+    @staticmethod
+    def slot_shapes(num_feat: int) -> list[tuple[int, int]]:
+        """(c_in, c_out) of the three MRB slots: C -> C."""
+        return [(num_feat, num_feat)] * 3
 
     def forward(self, x: torch.Tensor, weights: Optional[torch.Tensor] = None) -> torch.Tensor:
         d1 = self.act(self.c1_d(x))

@@ -12,19 +12,24 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from srnas.archs.blocks import DLSRCell, conv_lrelu, pixelshuffle_block
-from srnas.archs.genotype import Genotype
-from srnas.archs.ops import build_op
-from srnas.errors import SrnasError
+from srnas.archs.blocks import ESA_MIN_LQ, DLSRCell, conv_lrelu, pixelshuffle_block
+from srnas.archs.ops import CONTROL_PRIMITIVES, DLSR_PRIMITIVES, EXTRA_PRIMITIVES, build_op
+from srnas.archs.space import SpaceArch, SpaceSpec, register_space
 from srnas.registry import ARCHS
 
 # The released x2 model "beta21" (brief §1.4): MRB ops and the inputs of cells 3..6 (1-based, concatenation order)
 DLSR_X2_OPS = ("conv_1x1", "sep_conv_7x7", "sep_conv_5x5")
 DLSR_X2_CONNECTIONS = ((1, 2), (2, 3), (2, 4), (4, 5))
 
+# brief §1.1-1.3: cells of three mixed residual blocks over the 9 DLSR ops; cells 3..N take the top-2 earlier cells
+DLSR_SPACE = register_space(SpaceSpec(
+    name="dlsr", primitives=DLSR_PRIMITIVES, ops=DLSR_PRIMITIVES + EXTRA_PRIMITIVES + CONTROL_PRIMITIVES,
+    block=DLSRCell, num_feat=48, path_top_k=2, min_lq=ESA_MIN_LQ, min_lq_why="ESA",
+    hand_designed=(("DLSR", "options/genotypes/dlsr_x2_released.json"),)))
+
 
 @ARCHS.register("dlsr")
-class DLSR(nn.Module):
+class DLSR(SpaceArch):
     """DLSR macro (brief §1.3-1.4)::
 
         f0 = fea_conv(x);  B1 = cell(f0);  B2 = cell(B1)
@@ -45,17 +50,16 @@ class DLSR(nn.Module):
         rgb_range: the range the network computes in (255 for the released weights).
 
     Input ``(N, num_in_ch, H, W)`` RGB in [0, 1]; output ``(N, num_out_ch, H*s, W*s)`` in about [0, 1] (not clamped).
-    ESA max-pools with kernel 7 at half resolution, so H, W >= 15.
+    ESA max-pools with kernel 7 at half resolution, so H, W >= ``ESA_MIN_LQ`` (15).
     """
+
+    spec = DLSR_SPACE
 
     def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 48, num_block: int = 6,
                  upscale: int = 2, ops: Sequence = DLSR_X2_OPS,
                  connections: Optional[Sequence[Sequence[int]]] = DLSR_X2_CONNECTIONS, rgb_range: float = 255.0):
         super().__init__()
-        try:
-            spec = Genotype.make("dlsr", ops, num_feat, num_block, connections)
-        except SrnasError as e:
-            raise SrnasError(f"dlsr: {e}") from None
+        spec = self._checked(ops, num_feat, num_block, connections)
         self.ops, self.connections = spec.ops, spec.connections
         self.num_feat, self.num_block = num_feat, num_block
         self.upscale = upscale
@@ -65,23 +69,17 @@ class DLSR(nn.Module):
             self.add_module(f"B{i}", DLSRCell(num_feat, [build_op(name, num_feat, num_feat) for name in row]))
         for i, conn in enumerate(self.connections or (), start=3):
             if len(conn) > 1:  # a single input feeds the cell directly, without fusion conv
-                self.add_module(f"c{i}", conv_lrelu(len(conn) * num_feat, num_feat))
+                self.add_module(f"c{i}", self.input_fusion(len(conn), num_feat))
         self.cout = conv_lrelu(num_block * num_feat, num_feat)
         self.LR_conv = nn.Conv2d(num_feat, num_feat, 3, padding=1, bias=True)
         self.upsampler = pixelshuffle_block(num_feat, num_out_ch, upscale)
 
-    @classmethod
-    def from_genotype(cls, genotype: Genotype, upscale: int, **kwargs) -> "DLSR":
-        """Build the network a genotype of the ``dlsr`` space describes, at scale ``upscale``."""
-        if genotype.space != "dlsr":
-            raise SrnasError(f"dlsr: genotype is of the {genotype.space!r} space")
-        conns = None if genotype.connections is None else [list(c) for c in genotype.connections]
-        return cls(num_feat=genotype.num_feat, num_block=genotype.num_block, upscale=upscale,
-                   ops=[list(r) for r in genotype.ops], connections=conns, **kwargs)
+    @staticmethod
+    def input_fusion(k: int, num_feat: int) -> nn.Module:
+        return conv_lrelu(k * num_feat, num_feat)  # DLSR brief §1.4: LReLU(1x1(cat[B_a, B_b, ...]))
 
-    def genotype(self) -> Genotype:
-        """This network's architecture as a genotype (scale = ``upscale``)."""
-        return Genotype.make("dlsr", self.ops, self.num_feat, self.num_block, self.connections, scale=self.upscale)
+    def output_fusion(self) -> nn.Module:
+        return self.cout
 
     def _cell_input(self, i: int, f0: torch.Tensor, outs: list[torch.Tensor]) -> torch.Tensor:
         if i == 1:

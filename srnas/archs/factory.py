@@ -1,16 +1,21 @@
-"""``create_model``: the one public factory of srnas networks (timm's ``create_model``, BasicSR's names)."""
+"""``create_model``: the one public factory of srnas networks (timm's ``create_model``, BasicSR's names), and
+``build_network``: the network of an option file's ``network_g`` section, checked against its training data."""
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from torch import nn
 
 from srnas.archs.genotype import Genotype
 from srnas.archs.weights import load_weights
 from srnas.errors import SrnasError
-from srnas.registry import ARCHS
+from srnas.registry import ARCHS, SPACE_SPECS, must_be_one_of
+
+if TYPE_CHECKING:
+    from srnas.config.train import NetworkOpt
 
 GENOTYPE_FIELDS = ("num_feat", "num_block", "ops", "connections")  # what a genotype fixes in an arch constructor
 
@@ -72,3 +77,61 @@ def create_model(name: Optional[str] = None, scale: int = 2, weights: str | Path
     if weights is not None:
         load_weights(model, weights)
     return model
+
+
+def build_network(net: "NetworkOpt", scale: int, lq_patch: Optional[int] = None,
+                  source: Optional[str] = None) -> nn.Module:
+    """The network ``network_g`` describes, at ``scale`` (random init): everything in ``network_g`` that needs the
+    registry (arch name, constructor arguments, genotype file) is checked here, once, by building it.
+
+    Args:
+        net: the ``network_g`` section (:class:`srnas.config.train.NetworkOpt`).
+        scale: SR factor.
+        lq_patch: the training LR patch (``datasets.train.lq_patch``), checked against the network's smallest input.
+        source: the option file, prefixed to error messages as the option loader does.
+
+    Raises:
+        SrnasError: one line naming ``network_g.<key>`` (or ``datasets.train.lq_patch``).
+    """
+    try:
+        model = _build_network(net, scale)
+        spec = SPACE_SPECS.get(model.srnas_config["arch"]) if model.srnas_config["arch"] in SPACE_SPECS else None
+        if lq_patch is not None and spec is not None and lq_patch < spec.min_lq:
+            raise SrnasError(f"datasets.train.lq_patch: {spec.name} networks need LR patches of at least "
+                             f"{spec.min_lq} pixels ({spec.min_lq_why}), got {lq_patch}")
+    except SrnasError as e:
+        if source is None:
+            raise
+        raise SrnasError(f"{source}: {e}") from None
+    return model
+
+
+def _build_network(net: "NetworkOpt", scale: int) -> nn.Module:
+    from srnas.utils.experiment import resolve_path
+
+    if net.type is not None and net.type not in ARCHS:
+        raise must_be_one_of("network_g.type", net.type, ARCHS.keys())
+    geno = None
+    if net.genotype is not None:
+        try:
+            geno = Genotype.load(resolve_path(net.genotype))
+        except SrnasError as e:
+            raise SrnasError(f"network_g.genotype: {e}") from None
+    if net.type is None and geno is None:
+        raise SrnasError("network_g.type: required unless network_g.genotype is given")
+    kwargs = net.kwargs()
+    try:
+        return create_model(net.type, scale=scale, genotype=geno, **kwargs)
+    except SrnasError as e:
+        raise SrnasError(f"network_g.{_key_named(str(e), kwargs, geno is not None)}: {e}") from None
+    except (ValueError, TypeError, RuntimeError) as e:  # a constructor rejecting a combination of sizes
+        raise SrnasError(f"network_g: cannot build the network ({e.__class__.__name__}: {e})") from None
+
+
+def _key_named(message: str, kwargs: dict, has_genotype: bool) -> str:
+    """The ``network_g`` key a create_model error is about (the first argument it names)."""
+    head = message.split(";")[0]  # not the list of accepted arguments that may follow
+    for key in kwargs:
+        if re.search(rf"\b{key.removesuffix('s')}s?\b", head):  # "unknown op ..." is about ops
+            return key
+    return "genotype" if has_genotype and "genotype" in message else "type"

@@ -4,7 +4,7 @@ JSON, versioned (``"format": "srnas-genotype", "version": 1``)::
 
     {
       "format": "srnas-genotype", "version": 1,
-      "space": "dlsr",                  # "imdn" or "dlsr"
+      "space": "dlsr",                  # a registered space (srnas.registry.SPACE_SPECS): "imdn" or "dlsr"
       "scale": 2,                       # scale it was searched/released at (a genotype builds at any scale)
       "num_feat": 48,                   # channel width C
       "num_block": 6,                   # IMD blocks (imdn) or cells (dlsr)
@@ -25,16 +25,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
-from srnas.archs.ops import CONTROL_PRIMITIVES, DLSR_PRIMITIVES, EXTRA_PRIMITIVES, IMDN_PRIMITIVES
 from srnas.errors import SrnasError
+from srnas.registry import SPACE_SPECS
 from srnas.utils.files import atomic_write_text, parse_json, read_json
 
 FORMAT = "srnas-genotype"
 VERSION = 1
-SPACE_OPS = {"imdn": IMDN_PRIMITIVES + CONTROL_PRIMITIVES, "dlsr": DLSR_PRIMITIVES + EXTRA_PRIMITIVES + CONTROL_PRIMITIVES}
-POSITIONS = {"imdn": 4, "dlsr": 3}  # searchable positions per block / cell
 _KEYS = {"format", "version", "space", "scale", "num_feat", "num_block", "ops", "connections", "primitives", "info"}
 
 
@@ -75,7 +73,7 @@ class Genotype:
         d: dict[str, Any] = {"format": FORMAT, "version": VERSION, "space": self.space, "scale": self.scale,
                              "num_feat": self.num_feat, "num_block": self.num_block,
                              "ops": list(self.ops[0]) if self.shared else [list(r) for r in self.ops]}
-        if self.space == "dlsr":
+        if SPACE_SPECS.get(self.space).path_top_k:
             d["connections"] = None if self.connections is None else [list(c) for c in self.connections]
         if self.primitives is not None:
             d["primitives"] = list(self.primitives)
@@ -122,11 +120,12 @@ class Genotype:
 
 def validate(g: Genotype) -> None:
     """Raise SrnasError (without the file name; callers prefix it) when ``g`` cannot describe a network."""
-    if g.space not in SPACE_OPS:
-        raise SrnasError(f"space must be one of {sorted(SPACE_OPS)}, got {g.space!r}")
+    if g.space not in SPACE_SPECS:
+        raise SrnasError(f"space must be one of {sorted(SPACE_SPECS.keys())}, got {g.space!r}")
+    spec = SPACE_SPECS.get(g.space)
     # IMDN splits C into C/4 distilled channels; DLSR only needs C/2 and C/4 >= 1 (its tiny model has C = 18)
-    if not isinstance(g.num_feat, int) or g.num_feat < 4 or (g.space == "imdn" and g.num_feat % 4):
-        what = "a multiple of 4" if g.space == "imdn" else "an integer"
+    if not isinstance(g.num_feat, int) or g.num_feat < 4 or g.num_feat % spec.feat_multiple:
+        what = f"a multiple of {spec.feat_multiple}" if spec.feat_multiple > 1 else "an integer"
         raise SrnasError(f"num_feat must be {what} >= 4 for the {g.space} space, got {g.num_feat!r}")
     if g.num_block < 1:
         raise SrnasError(f"num_block must be >= 1, got {g.num_block}")
@@ -134,17 +133,17 @@ def validate(g: Genotype) -> None:
         raise SrnasError(f"scale must be a positive integer, got {g.scale!r}")
     if len(g.ops) != g.num_block:
         raise SrnasError(f"ops lists {len(g.ops)} blocks, num_block is {g.num_block}")
-    allowed = SPACE_OPS[g.space]
     for b, row in enumerate(g.ops):
-        if len(row) != POSITIONS[g.space]:
+        if len(row) != spec.positions:
             raise SrnasError(f"ops of block {b + 1} has {len(row)} entries; the {g.space} space has "
-                             f"{POSITIONS[g.space]} positions")
+                             f"{spec.positions} positions")
         for name in row:
-            if name not in allowed:
-                raise SrnasError(f"unknown op {name!r} for the {g.space} space; valid: {', '.join(allowed)}")
-    if g.space == "imdn":
+            if name not in spec.ops:
+                raise SrnasError(f"unknown op {name!r} for the {g.space} space; valid: {', '.join(spec.ops)}")
+    if not spec.path_top_k:
         if g.connections is not None:
-            raise SrnasError("connections apply to the dlsr space only")
+            with_paths = [n for n in SPACE_SPECS if SPACE_SPECS.get(n).path_top_k]
+            raise SrnasError(f"connections apply to the {' and '.join(with_paths)} space only")
         return
     if g.connections is None:
         return
@@ -154,3 +153,23 @@ def validate(g: Genotype) -> None:
     for i, conn in enumerate(g.connections, start=3):
         if not conn or any(not (1 <= c < i) for c in conn) or len(set(conn)) != len(conn):
             raise SrnasError(f"connections of cell {i} must be distinct earlier cells in 1..{i - 1}, got {list(conn)}")
+
+
+# ---- a searched genotype's decision record (info["decision"], srnas.search.decision) -------------------------------
+def verdict_line(decision: Optional[Mapping[str, Any]]) -> str:
+    """One sentence for a genotype's decision record (None: a genotype that no srnas search wrote)."""
+    if decision is None:
+        return "search decision: not recorded (not a genotype of an srnas search with decision diagnostics)"
+    n, total = decision["num_decided"], decision["num_positions"]
+    if decision["decided"]:
+        return f"search decided at {n}/{total} positions"
+    return (f"search NOT decided ({n}/{total} positions): the undecided positions' ops were not chosen by the data; "
+            f"do not compare this genotype as a searched network")
+
+
+def decision_flag(genotype_info: Optional[Mapping[str, Any]]) -> str:
+    """Short flag for tables: ``decided``, ``NOT decided (n/N)``, or ``-`` when the genotype has no search record."""
+    d = (genotype_info or {}).get("decision")
+    if not d:
+        return "-"
+    return "decided" if d["decided"] else f"NOT decided ({d['num_decided']}/{d['num_positions']})"

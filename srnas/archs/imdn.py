@@ -12,16 +12,20 @@ import torch
 from torch import nn
 
 from srnas.archs.blocks import IMDModule, conv_lrelu, pixelshuffle_block
-from srnas.archs.genotype import Genotype
-from srnas.archs.ops import build_op
-from srnas.errors import SrnasError
+from srnas.archs.ops import CONTROL_PRIMITIVES, IMDN_PRIMITIVES, build_op
+from srnas.archs.space import SpaceArch, SpaceSpec, register_space
 from srnas.registry import ARCHS
 
 IMDN_OPS = ("conv3", "conv3", "conv3", "conv3")  # official IMDN: four 3x3 convs per block
 
+# SA-DARTS §4.4 / §6.7.2: IMDN's macro, every IMD block's four 3x3 convs searched over 12 candidates
+IMDN_SPACE = register_space(SpaceSpec(
+    name="imdn", primitives=IMDN_PRIMITIVES, ops=IMDN_PRIMITIVES + CONTROL_PRIMITIVES, block=IMDModule, num_feat=64,
+    feat_multiple=4, hand_designed=(("IMDN", "options/genotypes/imdn.json"),)))
+
 
 @ARCHS.register("imdn")
-class IMDN(nn.Module):
+class IMDN(SpaceArch):
     """IMDN macro (brief §2.1): ``fea_conv``, blocks ``IMDB1..N``, ``c`` = LReLU(1x1 over cat[B1..BN]),
     ``LR_conv`` + stem residual, ``upsampler`` = conv3x3 + PixelShuffle.
 
@@ -38,14 +42,12 @@ class IMDN(nn.Module):
     Input ``(N, num_in_ch, H, W)`` RGB in [0, 1]; output ``(N, num_out_ch, H*s, W*s)`` in about [0, 1] (not clamped).
     """
 
+    spec = IMDN_SPACE
+
     def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_block: int = 6,
                  upscale: int = 2, ops: Optional[Sequence] = None, rgb_range: float = 1.0):
         super().__init__()
-        try:
-            spec = Genotype.make("imdn", IMDN_OPS if ops is None else ops, num_feat, num_block)
-        except SrnasError as e:
-            raise SrnasError(f"imdn: {e}") from None
-        self.ops = spec.ops
+        self.ops = self._checked(IMDN_OPS if ops is None else ops, num_feat, num_block).ops
         self.num_feat = num_feat
         self.num_block = num_block
         self.upscale = upscale
@@ -59,17 +61,8 @@ class IMDN(nn.Module):
         self.LR_conv = nn.Conv2d(num_feat, num_feat, 3, padding=1, bias=True)
         self.upsampler = pixelshuffle_block(num_feat, num_out_ch, upscale)
 
-    @classmethod
-    def from_genotype(cls, genotype: Genotype, upscale: int, **kwargs) -> "IMDN":
-        """Build the network a genotype of the ``imdn`` space describes, at scale ``upscale``."""
-        if genotype.space != "imdn":
-            raise SrnasError(f"imdn: genotype is of the {genotype.space!r} space")
-        return cls(num_feat=genotype.num_feat, num_block=genotype.num_block, upscale=upscale,
-                   ops=[list(r) for r in genotype.ops], **kwargs)
-
-    def genotype(self) -> Genotype:
-        """This network's architecture as a genotype (scale = ``upscale``)."""
-        return Genotype.make("imdn", self.ops, self.num_feat, self.num_block, scale=self.upscale)
+    def output_fusion(self) -> nn.Module:
+        return self.c
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.rgb_range != 1.0:

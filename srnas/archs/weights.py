@@ -1,14 +1,12 @@
-"""Official weight files (a timm ``PretrainedCfg``-like table) and the one checkpoint loader of srnas.
+"""Official weight files (a timm ``PretrainedCfg``-like table) and the one weight loader of srnas.
 
-:func:`load_weights` reads a checkpoint with ``torch.load(..., weights_only=True)`` (never executes pickled code),
-accepts the layouts of the references and of srnas itself, strips DataParallel's ``module.`` and loads strictly;
-any mismatch is one line naming the file. The IMDN and DLSR layer names equal srnas', so no remapping is needed.
+:func:`load_weights` reads a checkpoint with :func:`srnas.utils.checkpoint.load_checkpoint` (``weights_only=True``,
+never executes pickled code), accepts the layouts of the references and of srnas itself, strips DataParallel's
+``module.`` and loads strictly; any mismatch is one line naming the file. The IMDN and DLSR layer names equal srnas', so no remapping is needed.
 """
 from __future__ import annotations
 
 import hashlib
-import pickle
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -17,6 +15,7 @@ import torch
 from torch import nn
 
 from srnas.errors import SrnasError
+from srnas.utils.checkpoint import load_checkpoint
 
 # Dict keys under which checkpoints keep their state_dict, in lookup order: srnas' own training checkpoints
 # ('model'), DLSR / many PyTorch scripts ('state_dict'), BasicSR ('params_ema' preferred over 'params', as BasicSR
@@ -78,28 +77,6 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def read_checkpoint(path: str | Path) -> Any:
-    """``torch.load(path, map_location='cpu', weights_only=True)`` with one-line SrnasErrors."""
-    p = Path(path)
-    if not p.is_file():
-        raise SrnasError(f"{p}: checkpoint file not found")
-    try:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        msg = str(e)
-        needs = re.search(r"Unsupported global: GLOBAL (\S+)", msg)
-        if needs:
-            raise SrnasError(f"{p}: refusing to load a checkpoint that needs code execution (it imports "
-                             f"{needs.group(1)}; re-save its state_dict)") from None
-        detail = re.search(r"WeightsUnpickler error:\s*(.+)", msg)
-        detail = detail.group(1).strip() if detail else msg.splitlines()[0]
-        raise SrnasError(f"{p}: refusing to load: corrupt, or needs code execution (weights-only unpickler: "
-                         f"{detail})") from None
-    except Exception as e:  # noqa: BLE001  torch.load fails on arbitrary bytes with many types (KeyError, ...)
-        first = (str(e).splitlines() or [""])[0]
-        raise SrnasError(f"{p}: not a readable torch checkpoint ({e.__class__.__name__}: {first})") from None
 
 
 def extract_state_dict(ckpt: Any, source: str = "checkpoint", key: Optional[str] = None) -> dict[str, torch.Tensor]:
@@ -175,7 +152,7 @@ def load_weights(model: nn.Module, path: str | Path, key: Optional[str] = None) 
         SrnasError: missing/unreadable file, a pickle needing code execution, or a checkpoint for another
             arch/scale (one line, naming the file).
     """
-    sd = extract_state_dict(read_checkpoint(path), str(path), key)
+    sd = extract_state_dict(load_checkpoint(path), str(path), key)
     check_state_dict(model, sd, str(path))
     model.load_state_dict(sd, strict=True)
     return model

@@ -33,14 +33,15 @@ def write_json(path: str | Path, data: object) -> None:
 
 
 def progress_factory(enabled: bool, unit: str = "img") -> Optional[Callable]:
-    """A ``tqdm`` factory (or None) for library functions that take ``progress_factory``."""
+    """A progress-bar factory (or None) for library functions that take ``progress_factory``: tqdm on a terminal,
+    log lines otherwise (:func:`srnas.utils.progress.progress_bar`)."""
     if not enabled:
         return None
     from functools import partial
 
-    from tqdm import tqdm
+    from srnas.utils.progress import progress_bar
 
-    return partial(tqdm, unit=unit, leave=False, dynamic_ncols=True)
+    return partial(progress_bar, unit=unit, leave=False, dynamic_ncols=True)
 
 
 def option_file_args(sp: argparse.ArgumentParser, opt_help: str, resume: bool = False) -> None:

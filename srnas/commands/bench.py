@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from srnas.eval.bench import bench, markdown_table, self_ensemble
-    from srnas.runtime import select_device
+    from srnas.utils.device import select_device
 
     device = select_device(args.device)
     loaded = load_from_args(args, device)

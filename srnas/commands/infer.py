@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from srnas.infer import min_input_side, plan_outputs, tile_mode, upscale_files
     from srnas.loader import load_model
-    from srnas.runtime import select_device
+    from srnas.utils.device import select_device
 
     if (args.tile is not None and args.tile < 1) or args.tile_overlap < 0:
         raise SrnasError(f"--tile/--tile-overlap: need tile >= 1 and overlap >= 0, got {args.tile} and "

@@ -17,19 +17,26 @@ def _runtime_args(sp: argparse.ArgumentParser) -> None:
 
 
 def _net_args(sp: argparse.ArgumentParser) -> None:
+    from srnas.registry import ARCHS
+
     sp.add_argument("--genotype", help="genotype JSON of the network")
-    sp.add_argument("--arch", choices=["imdn", "dlsr"], help="the hand-designed network (instead of --genotype)")
+    sp.add_argument("--arch", choices=ARCHS.keys(), help="the hand-designed network (instead of --genotype)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    import srnas.archs  # noqa: F401  (registers the spaces: the --space and --arch choices)
+    from srnas.registry import SPACE_SPECS
+
     sp = sub.add_parser("latency", help="latency tables (build), end-to-end latency (measure), prediction (predict)")
     lsub = sp.add_subparsers(dest="latency_command", required=True, parser_class=type(sp))
 
     b = lsub.add_parser("build", help="measure every candidate op and fixed part of a space on this machine")
-    b.add_argument("--space", required=True, choices=["imdn", "dlsr"])
+    b.add_argument("--space", required=True, choices=SPACE_SPECS.keys())
     b.add_argument("--scale", type=int, default=2)
-    b.add_argument("--num-feat", type=int, help="width (default: imdn 64, dlsr 48)")
-    b.add_argument("--num-block", type=int, help="blocks / cells (default 6)")
+    b.add_argument("--num-feat", type=int, help="width (default: the space's, "
+                   + ", ".join(f"{n} {SPACE_SPECS.get(n).num_feat}" for n in SPACE_SPECS) + ")")
+    b.add_argument("--num-block", type=int, help="blocks / cells (default: the space's, "
+                   + ", ".join(f"{n} {SPACE_SPECS.get(n).num_block}" for n in SPACE_SPECS) + ")")
     b.add_argument("--input", type=hw, help="LR input HxW (default: the LR of a 1280x720 output)")
     b.add_argument("--warmup", type=int, default=2)
     b.add_argument("--repeats", type=int, default=10)
@@ -80,7 +87,9 @@ def _check_threads(args: argparse.Namespace) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from srnas.archs.space import space_spec
     from srnas.latency.build import build_table, deployment_input, load_checked
+
     _check_threads(args)
     out = Path(args.out)
     if out.is_dir():
@@ -89,10 +98,8 @@ def run_build(args: argparse.Namespace) -> int:
         # an existing table is reused only if it is this machine's, at these settings and this shape
         t = load_checked(out, args.provider, args.threads, deployment_input(args.scale, args.input))
         old = (t.space, t.scale, t.num_feat, t.num_block)
-        from srnas.latency.build import DEFAULT_SHAPES
-
-        want = (args.space, args.scale, args.num_feat or DEFAULT_SHAPES[args.space][0],
-                args.num_block or DEFAULT_SHAPES[args.space][1])
+        spec = space_spec(args.space)
+        want = (args.space, args.scale, args.num_feat or spec.num_feat, args.num_block or spec.num_block)
         if old != want:
             raise SrnasError(f"{out}: a table of {old}, not {want} (space, scale, num_feat, num_block); "
                              "use another --out or --force")

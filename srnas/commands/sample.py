@@ -8,21 +8,26 @@ from srnas.errors import SrnasError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    import srnas.archs  # noqa: F401  (registers the spaces: the --space choices)
+    from srnas.registry import SPACE_SPECS
+
     sp = sub.add_parser("sample", help="draw N random genotypes uniformly from a search space")
-    sp.add_argument("--space", required=True, choices=["imdn", "dlsr"])
+    sp.add_argument("--space", required=True, choices=SPACE_SPECS.keys())
     sp.add_argument("--n", type=int, required=True, help="how many genotypes")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--params-max", type=int, help="reject genotypes with more parameters (at --scale)")
     sp.add_argument("--scale", type=int, default=2)
-    sp.add_argument("--num-feat", type=int, help="channel width (default: the space's, imdn 64, dlsr 48)")
-    sp.add_argument("--num-block", type=int, help="blocks / cells (default 6)")
+    sp.add_argument("--num-feat", type=int, help="channel width (default: the space's, "
+                    + ", ".join(f"{n} {SPACE_SPECS.get(n).num_feat}" for n in SPACE_SPECS) + ")")
+    sp.add_argument("--num-block", type=int, help="blocks / cells (default: the space's, "
+                    + ", ".join(f"{n} {SPACE_SPECS.get(n).num_block}" for n in SPACE_SPECS) + ")")
     sp.add_argument("--out", default="experiments/random_genotypes", help="folder for random_<space>_<i>.json")
     sp.add_argument("--force", action="store_true", help="overwrite existing files")
     sp.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from srnas.search.sample import sample_genotypes
+    from srnas.study.sample import sample_genotypes
 
     if args.n < 1:
         raise SrnasError("--n must be >= 1")

@@ -1,5 +1,10 @@
-"""Option sections shared by search and retraining (BasicSR's YAML shape: ``datasets.train/val``, ``logger``,
-``path``)."""
+"""Option sections shared by search and retraining (BasicSR's YAML shape: ``name``, ``scale``, ``manual_seed``,
+``datasets.train/val``, ``logger``, ``path``).
+
+Options hold names (``network_g.type``, ``regularizers[i].type``) as plain strings: the code that builds what a name
+stands for checks it against its registry (``srnas.search.spaces.build_supernet``, ``srnas.archs.build_network``),
+so loading an option file imports no network code.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -79,3 +84,22 @@ class Paths:
 
 
 Device = Literal["auto", "cpu", "cuda"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Loss:
+    hfen_weight: float = bounded(0.0, ge=0, doc="DLSR adds 0.2 * HFEN to L1; 0 = plain L1 (SA-DARTS)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """The head of a run's option file; search and train add ``network_g``, ``datasets``, their section, ``logger``
+    and ``path`` (in that order, as the option reference prints them)."""
+
+    name: str = bounded(doc="experiment name: outputs go to <experiments_root>/<name>")
+    scale: int = bounded(2, ge=1, le=8)
+    manual_seed: int = bounded(0, ge=0)
+    device: Device = "auto"
+
+    def __post_init__(self) -> None:
+        check_experiment_name(self.name)

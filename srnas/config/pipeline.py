@@ -6,13 +6,8 @@ from pathlib import Path
 from typing import Literal, Optional
 
 from srnas.config.common import check_experiment_name
+from srnas.config.patch import OptionFile
 from srnas.config.schema import apply_overrides, bounded, build, read_yaml
-
-
-@dataclass(frozen=True, kw_only=True)
-class Stage:
-    opt: str = bounded(doc="the stage's own option file (options/search/*.yml, options/train/*.yml)")
-    set: tuple[str, ...] = bounded([], doc="overrides for it, as --set key.path=value")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,8 +27,8 @@ class ExportStage:
 class PipelineOptions:
     name: str = bounded(doc="outputs go to <experiments_root>/<name>/{search,train,export}")
     experiments_root: str = "experiments"
-    search: Stage = bounded(doc="search stage")
-    train: Stage = bounded(doc="retraining stage; its network_g becomes the searched genotype")
+    search: OptionFile = bounded(doc="search stage")
+    train: OptionFile = bounded(doc="retraining stage; its network_g becomes the searched genotype")
     bench: BenchStage = field(default_factory=BenchStage)
     export: ExportStage = field(default_factory=ExportStage)
     device: Optional[Literal["auto", "cpu", "cuda"]] = bounded(None, doc="overrides both stages' device")

@@ -1,12 +1,16 @@
-"""The search option file (``srnas search -opt``). Sections and defaults follow the method notes (§1.7, §5.3-5.4)."""
+"""The search option file (``srnas search -opt``). Sections and defaults follow the method notes (§1.7, §5.3-5.4).
+
+What needs the registries (the space name, its primitives, the regularizer names and settings, the smallest LR patch
+of the space) is checked by :func:`srnas.search.spaces.build_supernet`, which the search calls before it writes
+anything.
+"""
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
 
-from srnas.config.common import Device, HRFolder, Logger, Optim, Paths, Scheduler, ValSet, check_experiment_name
+from srnas.config.common import HRFolder, Logger, Loss, Optim, Paths, RunOptions, Scheduler, ValSet
 from srnas.config.schema import apply_overrides, bounded, build, read_yaml
 from srnas.errors import SrnasError
 
@@ -15,7 +19,7 @@ from srnas.errors import SrnasError
 class SpaceOpt:
     """``network_g``: the supernet (a registered search space and its constructor arguments)."""
 
-    type: Literal["imdn", "dlsr"] = bounded(doc="search space")
+    type: str = bounded(doc="search space: a registered name (imdn, dlsr)")
     num_feat: Optional[int] = bounded(None, ge=4, doc="channels; null: the space's default (imdn 64, dlsr 48)")
     num_block: Optional[int] = bounded(None, ge=1, doc="IMD blocks / cells; null: 6")
     primitives: Optional[tuple[str, ...]] = bounded(None, doc="candidates (alpha columns); null: the space's list")
@@ -28,16 +32,8 @@ class SpaceOpt:
                                 "weights cannot undo alpha (MixedOp.fix_scale; search only)")
 
     def __post_init__(self) -> None:
-        from srnas.archs.genotype import SPACE_OPS
-
         if self.recompute and self.impl != "fast":
             raise SrnasError("network_g.recompute: needs network_g.impl: fast (the naive loop keeps every activation)")
-        if self.primitives is not None:
-            bad = [p for p in self.primitives if p not in SPACE_OPS[self.type]]
-            if bad or len(set(self.primitives)) != len(self.primitives) or len(self.primitives) < 2:
-                raise SrnasError(f"primitives: need 2 or more distinct ops of the {self.type} space; "
-                                 f"{'unknown: ' + ', '.join(bad) if bad else 'got ' + str(list(self.primitives))}; "
-                                 f"valid: {', '.join(SPACE_OPS[self.type])}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,11 +66,6 @@ class AlphaInit:
     offset: float = bounded(0.0, doc="negative mode: alpha = offset + std * randn")
     bias_op: Optional[str] = bounded(None, doc="biased mode: the op that gets +bias (e.g. skip_connect)")
     bias: float = bounded(0.1, doc="biased mode: added to bias_op's column")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Loss:
-    hfen_weight: float = bounded(0.0, ge=0, doc="DLSR adds 0.2 * HFEN to L1; 0 = plain L1 (SA-DARTS)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,27 +153,6 @@ class SearchCfg:
             raise SrnasError("search.warmup_iters: give the warm-up in epochs or in iterations, not both")
         if self.weight_paths != "mixture" and (self.sdarts or self.lambda_darts):
             raise SrnasError("search.weight_paths: single-path weight steps do not combine with sdarts or lambda_darts")
-        from srnas.registry import REGULARIZERS
-        import srnas.search.regularizers  # noqa: F401  (registers the penalties)
-
-        for i, spec in enumerate(self.regularizers):
-            where = f"regularizers[{i}]"
-            if "type" not in spec:
-                raise SrnasError(f"{where}: missing key 'type'")
-            fn = REGULARIZERS.get(spec["type"]) if spec["type"] in REGULARIZERS else None
-            if fn is None:
-                raise SrnasError(f"{where}.type: unknown regularizer {spec['type']!r}; "
-                                 f"choose one of: {', '.join(REGULARIZERS.keys())}")
-            params = inspect.signature(fn).parameters
-            allowed = [p for p, v in params.items()
-                       if v.kind is inspect.Parameter.KEYWORD_ONLY and p not in ("costs", "fixed_ms")]  # measured
-            for key, value in spec.items():
-                if key != "type" and key not in allowed:
-                    raise SrnasError(f"{where}: unknown key {key!r} for {spec['type']}; valid: {', '.join(allowed)}")
-                if key != "type" and not isinstance(value, (int, float, str, bool)) and value is not None:
-                    raise SrnasError(f"{where}.{key}: expected a scalar, got {type(value).__name__}")
-            if spec["type"] == "latency" and not spec.get("table"):
-                raise SrnasError(f"{where}.table: the latency penalty needs a table file (`srnas latency build`)")
 
     def penalty_epoch(self, step: int) -> float:
         """The epoch the penalty schedules see at 0-based iteration ``step``."""
@@ -200,7 +170,7 @@ class SearchCfg:
         return -(-self.iters // self.epoch_length)
 
     def has(self, reg: str) -> bool:
-        return any(s["type"] == reg for s in self.regularizers)
+        return any(s.get("type") == reg for s in self.regularizers)
 
     @property
     def alpha_weight_decay(self) -> float:
@@ -211,11 +181,7 @@ class SearchCfg:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SearchOptions:
-    name: str = bounded(doc="experiment name: outputs go to experiments/<name>")
-    scale: int = bounded(2, ge=1, le=8)
-    manual_seed: int = bounded(0, ge=0)
-    device: Device = "auto"
+class SearchOptions(RunOptions):
     network_g: SpaceOpt = bounded(doc="the supernet")
     datasets: SearchData = bounded(doc="weight split, architecture split, validation")
     search: SearchCfg = bounded(doc="bi-level loop")
@@ -223,7 +189,7 @@ class SearchOptions:
     path: Paths = field(default_factory=Paths)
 
     def __post_init__(self) -> None:
-        check_experiment_name(self.name)
+        super().__post_init__()
         if self.search.hessian and self.search.hessian.early_stop and self.search.num_epochs < 2:
             raise SrnasError("search.hessian.early_stop needs at least 2 epochs")
         if self.search.drop_path > 0 and self.search.lambda_darts:

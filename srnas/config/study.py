@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 from srnas.config.common import check_experiment_name
+from srnas.config.patch import OptionFile
 from srnas.config.schema import apply_overrides, bounded, build, read_yaml
 from srnas.errors import SrnasError
 
@@ -70,30 +71,17 @@ class HandDesigned:
         _check_name("name", self.name)
 
 
-HAND_DESIGNED = {"imdn": [HandDesigned(name="IMDN", genotype="options/genotypes/imdn.json")],
-                 "dlsr": [HandDesigned(name="DLSR", genotype="options/genotypes/dlsr_x2_released.json")]}
-
-
 @dataclass(frozen=True, kw_only=True)
 class SpaceStudy:
-    space: Literal["imdn", "dlsr"] = bounded(doc="search space")
+    space: str = bounded(doc="search space (a registered one: imdn, dlsr)")
     params_budget: int = bounded(ge=1, doc="every architecture is retrained at the widest num_feat within this")
     num_block: int = bounded(6, ge=1, doc="IMD blocks / DLSR cells of every architecture (and of the supernets)")
     search: SearchStage = bounded(doc="searches of this space")
     random: RandomBaseline = field(default_factory=RandomBaseline)
     hand_designed: Optional[tuple[HandDesigned, ...]] = bounded(
-        None, doc="null: the space's own (imdn: IMDN all conv3; dlsr: the released DLSR x2 genotype)")
+        None, doc="null: the space's own (its registry entry; imdn: IMDN all conv3; dlsr: the released DLSR x2 "
+        "genotype)")
     train_set: tuple[str, ...] = bounded([], doc="extra overrides of the train file for this space's runs")
-
-    @property
-    def baselines(self) -> tuple[HandDesigned, ...]:
-        return self.hand_designed if self.hand_designed is not None else tuple(HAND_DESIGNED[self.space])
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrainStage:
-    opt: str = bounded(doc="the one retraining recipe (options/train/*.yml); network_g becomes each genotype")
-    set: tuple[str, ...] = bounded([], doc="overrides for it, as --set key.path=value")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,7 +105,7 @@ class StudyOptions:
     seeds: tuple[int, ...] = bounded([0, 1], doc="retraining seeds (the same for every architecture)")
     device: Optional[Literal["auto", "cpu", "cuda"]] = bounded(None, doc="overrides every search and run")
     spaces: tuple[SpaceStudy, ...] = bounded(doc="one entry per search space")
-    train: TrainStage = bounded(doc="retraining recipe")
+    train: OptionFile = bounded(doc="the one retraining recipe (options/train/*.yml); network_g becomes each genotype")
     bench: StudyBench = field(default_factory=StudyBench)
 
     def __post_init__(self) -> None:
@@ -129,12 +117,6 @@ class StudyOptions:
         spaces = [s.space for s in self.spaces]
         if len(set(spaces)) != len(spaces):
             raise SrnasError(f"spaces: each space once, got {spaces}")
-        for i, s in enumerate(self.spaces):
-            names = [m.name for m in s.search.methods] + [h.name for h in s.baselines]
-            if len({n.lower() for n in names}) != len(names):
-                raise SrnasError(f"spaces[{i}]: method and hand-designed names must be distinct, got {names}")
-            if s.random.n and any(n.lower().startswith("random") for n in names):
-                raise SrnasError(f"spaces[{i}]: names starting with 'random' are the random genotypes' ({names})")
         if not self.bench.datasets:
             raise SrnasError("bench.datasets: list at least one set")
         for k, v in self.bench.max_images.items():

@@ -1,32 +1,26 @@
 """The retraining option file (``srnas train -opt``), in BasicSR's shape (``network_g``, ``datasets.train/val``,
 ``train.optim_g/scheduler``, ``path.pretrain_network_g``, ``logger``); recipes in ``options/train/``.
 
-``network_g`` is validated by building the network with :func:`srnas.archs.create_model` at load time, so a bad
-genotype file, an unknown op or an argument the arch does not take fails before any output, naming
-``network_g.<key>``.
+``network_g`` is checked where it is built, by :func:`srnas.archs.build_network` (arch name, constructor arguments,
+genotype file, the smallest LR patch of the arch), which the training run calls before it writes anything; errors
+name ``network_g.<key>``.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from torch import nn
-
-from srnas.config.common import Device, HRFolder, Logger, Optim, Paths, Scheduler, ValSet, check_experiment_name
+from srnas.config.common import HRFolder, Logger, Loss, Optim, Paths, RunOptions, Scheduler, ValSet
 from srnas.config.schema import apply_overrides, bounded, build, read_yaml
-from srnas.config.search import Loss
 from srnas.errors import SrnasError
-
-ESA_MIN_LQ = 15  # DLSR's ESA: stride-2 conv then a 7x7 stride-3 max-pool need at least 15 LR pixels
 
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkOpt:
     """``network_g``: a registered arch (``type`` + its constructor arguments, as BasicSR) or a genotype file."""
 
-    type: Optional[Literal["imdn", "dlsr"]] = bounded(None, doc="registered arch; null: the genotype's space")
+    type: Optional[str] = bounded(None, doc="registered arch (imdn, dlsr); null: the genotype's space")
     genotype: Optional[str] = bounded(None, doc="genotype JSON (options/genotypes/*.json, a search's genotype.json)")
     num_feat: Optional[int] = bounded(None, ge=4, doc="arch default without genotype: imdn 64, dlsr 48")
     num_block: Optional[int] = bounded(None, ge=1, doc="IMD blocks / cells (arch default 6; fixed by a genotype)")
@@ -82,11 +76,7 @@ class TrainPaths(Paths):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainOptions:
-    name: str = bounded(doc="experiment name: outputs go to <experiments_root>/<name>")
-    scale: int = bounded(2, ge=1, le=8)
-    manual_seed: int = bounded(0, ge=0)
-    device: Device = "auto"
+class TrainOptions(RunOptions):
     network_g: NetworkOpt = bounded(doc="the network to train")
     datasets: TrainData = bounded(doc="training split and validation set")
     train: TrainCfg = bounded(doc="optimization")
@@ -94,44 +84,9 @@ class TrainOptions:
     path: TrainPaths = field(default_factory=TrainPaths)
 
     def __post_init__(self) -> None:
-        check_experiment_name(self.name)
+        super().__post_init__()
         if self.path.pretrain_skip_upsampler and self.path.pretrain_network_g is None:
             raise SrnasError("path.pretrain_skip_upsampler: needs path.pretrain_network_g")
-        model = build_network(self.network_g, self.scale)  # fail on a bad network_g now, not after data loading
-        if model.srnas_config["arch"] == "dlsr" and self.datasets.train.lq_patch < ESA_MIN_LQ:
-            raise SrnasError(f"datasets.train.lq_patch: dlsr networks need LR patches of at least {ESA_MIN_LQ} "
-                             f"pixels (ESA), got {self.datasets.train.lq_patch}")
-
-
-def build_network(net: NetworkOpt, scale: int) -> nn.Module:
-    """The network ``network_g`` describes, at ``scale`` (random init). Errors name ``network_g.<key>``."""
-    from srnas.archs import Genotype, create_model
-    from srnas.utils.experiment import resolve_path
-
-    geno = None
-    if net.genotype is not None:
-        try:
-            geno = Genotype.load(resolve_path(net.genotype))
-        except SrnasError as e:
-            raise SrnasError(f"network_g.genotype: {e}") from None
-    if net.type is None and geno is None:
-        raise SrnasError("network_g.type: required unless network_g.genotype is given")
-    kwargs = net.kwargs()
-    try:
-        return create_model(net.type, scale=scale, genotype=geno, **kwargs)
-    except SrnasError as e:
-        raise SrnasError(f"network_g.{_key_named(str(e), kwargs, geno is not None)}: {e}") from None
-    except (ValueError, TypeError, RuntimeError) as e:  # a constructor rejecting a combination of sizes
-        raise SrnasError(f"network_g: cannot build the network ({e.__class__.__name__}: {e})") from None
-
-
-def _key_named(message: str, kwargs: dict, has_genotype: bool) -> str:
-    """The ``network_g`` key a create_model error is about (the first argument it names)."""
-    head = message.split(";")[0]  # not the list of accepted arguments that may follow
-    for key in kwargs:
-        if re.search(rf"\b{key.removesuffix('s')}s?\b", head):  # "unknown op ..." is about ops
-            return key
-    return "genotype" if has_genotype and "genotype" in message else "type"
 
 
 def load_train_options(path: str | Path, overrides: list[str] | None = None) -> tuple[TrainOptions, dict]:

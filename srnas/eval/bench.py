@@ -15,7 +15,7 @@ import torch
 
 from srnas.data import BenchmarkDataset, write_image
 from srnas.errors import SrnasError
-from srnas.eval.metrics import calculate_psnr_y, calculate_ssim_y, tensor_to_uint8
+from srnas.eval.metrics import calculate_psnr_y, calculate_ssim_y
 
 DEFAULT_SETS = ("Set5", "Set14", "B100", "Urban100")
 Model = Callable[[torch.Tensor], torch.Tensor]
@@ -24,13 +24,6 @@ Model = Callable[[torch.Tensor], torch.Tensor]
 def default_data_root() -> Path:
     """``datasets/benchmark`` in the repository (the shipped Set5)."""
     return Path(__file__).resolve().parents[2] / "datasets" / "benchmark"
-
-
-@torch.no_grad()
-def upscale_image(model: Model, lq: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
-    """Run ``model`` on one uint8 RGB ``(h, w, 3)`` image; returns the uint8 RGB SR image (clamped, rounded)."""
-    x = torch.from_numpy(np.ascontiguousarray(lq.transpose(2, 0, 1))).float().div_(255.0).unsqueeze(0).to(device)
-    return tensor_to_uint8(model(x)[0].float().cpu())
 
 
 def self_ensemble(model: Model) -> Model:
@@ -70,7 +63,7 @@ def evaluate(model: Model, dataset: BenchmarkDataset, scale: int, device: torch.
         min_side: the network's smallest input side (``srnas.infer.min_input_side``): a smaller LR image is refused
             with its name.
     """
-    from srnas.infer import check_input_size
+    from srnas.infer import check_input_size, upscale_image
 
     psnrs, ssims = [], []
     start = time.perf_counter()

@@ -16,8 +16,8 @@ from srnas.errors import SrnasError
 
 def collect(paths: Sequence[str | Path]) -> list[dict]:
     """One row per report.json under each path (the path itself may be a report.json); ``search`` is the searched
-    genotype's decision flag (``srnas.search.decision.decision_flag``)."""
-    from srnas.search.decision import decision_flag
+    genotype's decision flag (``srnas.archs.genotype.decision_flag``)."""
+    from srnas.archs.genotype import decision_flag
 
     rows = []
     for p in map(Path, paths):

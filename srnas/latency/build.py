@@ -10,13 +10,12 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from srnas.archs.genotype import Genotype
+from srnas.archs.space import space_spec
 from srnas.errors import SrnasError
 from srnas.latency.fingerprint import check_fingerprint, fingerprint
-from srnas.latency.parts import Fusion, Head, Tail, block_with, reference_genotype, slot_shapes
+from srnas.latency.parts import Fusion, Head, Tail, block_with, reference_genotype
 from srnas.latency.runtime import OPSET, pinned, time_group, time_module
 from srnas.latency.table import LatencyTable
-
-DEFAULT_SHAPES = {"imdn": (64, 6), "dlsr": (48, 6)}
 
 
 def deployment_input(scale: int, input_hw: Optional[tuple[int, int]] = None) -> tuple[int, int]:
@@ -24,6 +23,15 @@ def deployment_input(scale: int, input_hw: Optional[tuple[int, int]] = None) -> 
     from srnas.eval.profile import lr_input_hw
 
     return tuple(input_hw) if input_hw is not None else lr_input_hw(scale)
+
+
+def check_input(space: str, input_hw: tuple[int, int]) -> None:
+    """Refuse an LR input smaller than the space's networks run on (its spec's ``min_lq``; DLSR: 15, ESA)."""
+    spec = space_spec(space)
+    if min(input_hw) < spec.min_lq:
+        why = f" ({spec.min_lq_why})" if spec.min_lq_why else ""
+        raise SrnasError(f"--input: the {space} space needs at least {spec.min_lq} LR pixels per side{why}, got "
+                         f"{input_hw[0]}x{input_hw[1]}")
 
 
 def _derived(genotype: Genotype, scale: int) -> torch.nn.Module:
@@ -39,9 +47,7 @@ def measure_genotype(genotype: Genotype, scale: int, input_hw: tuple[int, int], 
                      threads: int = 1, warmup: int = 1, repeats: int = 3, pin: bool = True) -> dict[str, float]:
     """End-to-end milliseconds of the derived network of ``genotype`` on ``(1, 3, *input_hw)``, exported to ONNX with
     BN folded and run by ONNX Runtime as deployed (see :func:`runtime.time_sessions`)."""
-    if genotype.space == "dlsr" and min(input_hw) < 15:
-        raise SrnasError(f"--input: the dlsr space needs at least 15 LR pixels per side (ESA), got "
-                         f"{input_hw[0]}x{input_hw[1]}")
+    check_input(genotype.space, input_hw)
     net = _derived(genotype, scale)
     x = torch.rand(1, 3, *input_hw)
     with pinned(threads, pin):
@@ -61,9 +67,9 @@ def build_table(space: str, scale: int = 2, num_feat: Optional[int] = None, num_
     """Measure a latency table for ``space`` on this machine.
 
     Args:
-        space: ``imdn`` or ``dlsr``.
+        space: a registered search space (``imdn``, ``dlsr``).
         scale: SR factor of the networks.
-        num_feat, num_block: the network shape (default: the papers', imdn 64 x 6, dlsr 48 x 6).
+        num_feat, num_block: the network shape (default: the space's, the papers': imdn 64 x 6, dlsr 48 x 6).
         primitives: candidates to time (default: the space's).
         input_hw: LR input (default: the LR of a 1280x720 output).
         provider: ``cpu`` (default), ``cuda`` or ``tensorrt`` (ONNX Runtime execution providers).
@@ -77,20 +83,20 @@ def build_table(space: str, scale: int = 2, num_feat: Optional[int] = None, num_
         The table (not yet saved).
     """
     from srnas.archs.ops import build_op
-    from srnas.search.sample import DEFAULTS
 
-    if space not in DEFAULT_SHAPES:
-        raise SrnasError(f"--space: unknown space {space!r}; choose one of: {', '.join(DEFAULT_SHAPES)}")
-    num_feat = num_feat or DEFAULT_SHAPES[space][0]
-    num_block = num_block or DEFAULT_SHAPES[space][1]
-    primitives = tuple(primitives or DEFAULTS[space]["primitives"])
+    try:
+        spec = space_spec(space)
+    except SrnasError as e:
+        raise SrnasError(f"--space: {e}") from None
+    num_feat = num_feat or spec.num_feat
+    num_block = num_block or spec.num_block
+    primitives = tuple(primitives or spec.primitives)
     hw = deployment_input(scale, input_hw)
-    if space == "dlsr" and min(hw) < 15:
-        raise SrnasError(f"--input: the dlsr space needs at least 15 LR pixels per side (ESA), got {hw[0]}x{hw[1]}")
+    check_input(space, hw)
     fp = fingerprint(provider, threads, hw, OPSET)
     ref_g = reference_genotype(space, primitives, num_feat, num_block, scale)
     ref = _derived(ref_g, scale)
-    ref_op, shapes = primitives[0], slot_shapes(space, num_feat)
+    ref_op, shapes = primitives[0], spec.slot_shapes(num_feat)
     feat = lambda c=num_feat: torch.rand(1, c, *hw)  # noqa: E731
     kw = dict(provider=provider, threads=threads, warmup=warmup, repeats=repeats)
     # groups timed interleaved (runtime.time_group): the pieces whose differences the table uses share a group
@@ -106,10 +112,9 @@ def build_table(space: str, scale: int = 2, num_feat: Optional[int] = None, num_
             block_with(space, num_feat, ops), [feat()]) for ops in variants}))
     parts = {"head": (Head(ref), [torch.rand(1, 3, *hw)]),
              "tail": (Tail(ref), [feat() for _ in range(num_block + 1)])}
-    if space == "dlsr":
+    if spec.path_top_k:  # network-level connections: the input fusion of a cell fed by k = 2..num_block-1 cells
         for k in range(2, num_block):
-            conv = _fold(torch.nn.Sequential(torch.nn.Conv2d(k * num_feat, num_feat, 1), torch.nn.LeakyReLU(0.05)))
-            parts[f"fusion_{k}"] = (Fusion(conv), [feat()] * k)
+            parts[f"fusion_{k}"] = (Fusion(_fold(spec.arch.input_fusion(k, num_feat))), [feat()] * k)
     groups.append(("fixed parts", parts))
     groups.append(("reference network", {"reference network": (ref, [torch.rand(1, 3, *hw)])}))
     bar = progress_factory(total=sum(len(g) for _, g in groups), desc=f"latency table {space}") \

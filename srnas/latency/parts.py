@@ -1,9 +1,10 @@
 """The pieces a latency table times, cut from a real derived network so every piece is the deployed module.
 
-A network of either space is ``head -> num_block blocks -> tail`` (DLSR adds a fusion conv in front of cells with two
-or more inputs). A block is a skeleton (activations, splits, concatenations, IMDN's CCA and 1x1 ``c5``, DLSR's
-distillation convs, ``c4``, ``c5`` and ESA, the MRB residuals) plus its searchable ops. Every op is timed alone at
-its position's real shape, and in context: a block with that op at its position and the reference op (the first
+A network of any space is ``head -> num_block blocks -> tail`` (a space with network-level connections, DLSR, adds a
+fusion conv in front of cells with two or more inputs); the space's arch names these parts (``archs.space.SpaceArch``)
+and its spec gives the block. A block is a skeleton (activations, splits, concatenations, IMDN's CCA and 1x1 ``c5``,
+DLSR's distillation convs, ``c4``, ``c5`` and ESA, the MRB residuals) plus its searchable ops. Every op is timed alone
+at its position's real shape, and in context: a block with that op at its position and the reference op (the first
 candidate) elsewhere. An op's entry is the reference op's lone time plus the difference its block makes, and the
 skeleton is the reference block minus its reference ops' lone times; so what fuses with an op's neighbours at run time
 (a conv + LeakyReLU becomes one kernel in ONNX Runtime) and the layout changes an op causes (ORT's blocked NCHWc
@@ -18,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from srnas.archs.genotype import Genotype
+from srnas.archs.space import space_spec
 
 
 class Head(nn.Module):
@@ -32,12 +34,12 @@ class Head(nn.Module):
 
 
 class Tail(nn.Module):
-    """Fusion of all blocks (IMDN ``c``, DLSR ``cout``), ``LR_conv``, stem residual, upsampler (and ``/ rgb_range``).
-    Inputs: the ``num_block`` block outputs, then the head's output."""
+    """Fusion of all blocks (the space's ``output_fusion``: IMDN ``c``, DLSR ``cout``), ``LR_conv``, stem residual,
+    upsampler (and ``/ rgb_range``). Inputs: the ``num_block`` block outputs, then the head's output."""
 
     def __init__(self, net: nn.Module):
         super().__init__()
-        self.fuse = net.c if hasattr(net, "c") else net.cout
+        self.fuse = net.output_fusion()
         self.LR_conv, self.upsampler = net.LR_conv, net.upsampler
         self.rgb_range = float(getattr(net, "rgb_range", 1.0))
 
@@ -47,7 +49,8 @@ class Tail(nn.Module):
 
 
 class Fusion(nn.Module):
-    """DLSR's input fusion of a cell fed by k earlier cells: LReLU(1x1(cat[B_a, B_b, ...]))."""
+    """The input fusion of a cell fed by k earlier cells (the space's ``input_fusion``; DLSR:
+    LReLU(1x1(cat[B_a, B_b, ...])))."""
 
     def __init__(self, conv: nn.Module):
         super().__init__()
@@ -58,25 +61,19 @@ class Fusion(nn.Module):
 
 
 def reference_genotype(space: str, primitives: Sequence[str], num_feat: int, num_block: int, scale: int) -> Genotype:
-    """Every position the first candidate; DLSR cells i >= 3 fed by cells i-2 and i-1 (a top-2 derivation's shape)."""
-    positions = 4 if space == "imdn" else 3
-    conns = [[i - 2, i - 1] for i in range(3, num_block + 1)] if space == "dlsr" else None
-    return Genotype.make(space, [primitives[0]] * positions, num_feat, num_block, conns, scale=scale)
-
-
-def slot_shapes(space: str, num_feat: int) -> list[tuple[int, int]]:
-    """(c_in, c_out) of the searchable positions of one block."""
-    from srnas.archs.blocks import IMDModule
-
-    return IMDModule.slot_shapes(num_feat) if space == "imdn" else [(num_feat, num_feat)] * 3
+    """Every position the first candidate; with network-level connections, cells i >= 3 fed by the ``path_top_k``
+    cells before them (a top-k derivation's shape; DLSR: cells i-2 and i-1)."""
+    spec = space_spec(space)
+    return Genotype.make(space, [primitives[0]] * spec.positions, num_feat, num_block,
+                         spec.chain_connections(num_block), scale=scale)
 
 
 def block_with(space: str, num_feat: int, ops: Sequence[str]) -> nn.Module:
-    """One block (IMDN: IMD block; DLSR: cell) with these ops at its positions, BN folded as at export."""
-    from srnas.archs.blocks import DLSRCell, IMDModule
+    """One block of the space (IMDN: IMD block; DLSR: cell) with these ops at its positions, BN folded as at
+    export."""
     from srnas.archs.ops import build_op
     from srnas.export.fold import compact
 
-    slots = [build_op(op, ci, co) for op, (ci, co) in zip(ops, slot_shapes(space, num_feat))]
-    block = IMDModule(num_feat, slots) if space == "imdn" else DLSRCell(num_feat, slots)
-    return compact(block)[0]
+    spec = space_spec(space)
+    slots = [build_op(op, ci, co) for op, (ci, co) in zip(ops, spec.slot_shapes(num_feat))]
+    return compact(spec.block(num_feat, slots))[0]

@@ -27,7 +27,9 @@ import torch
 from torch import Tensor
 
 from srnas.archs.genotype import Genotype
+from srnas.archs.space import space_spec
 from srnas.errors import SrnasError
+from srnas.registry import SPACE_SPECS
 from srnas.utils.files import atomic_write_text, read_json
 
 FORMAT, VERSION = "srnas-latency-table", 1
@@ -93,8 +95,9 @@ class LatencyTable:
                   source: str = "latency table") -> tuple[Tensor, float]:
         """``(costs, fixed_ms)`` for a supernet: costs are the op medians (ms) in alpha column order, one row per row
         of the stacked op alphas (shared alphas: each row stands for ``num_block`` blocks, so it is multiplied by
-        ``num_block``); ``fixed_ms`` is everything else of the derived network (DLSR: top-2 inputs, one 2-input
-        fusion per cell from the third). Partial channels (SAC) do not change it: the derived network is full width.
+        ``num_block``); ``fixed_ms`` is everything else of the derived network (with network-level connections, the
+        space's top-k chain: DLSR top-2 inputs, one 2-input fusion per cell from the third). Partial channels (SAC)
+        do not change it: the derived network is full width.
         """
         if (space, num_feat, num_block) != (self.space, self.num_feat, self.num_block):
             raise SrnasError(f"{source}: the table describes {self.space} with {self.num_feat} channels and "
@@ -105,7 +108,7 @@ class LatencyTable:
         rows = torch.tensor([[self.op_ms(j, p) for p in primitives] for j in range(len(self.positions))],
                             dtype=torch.float64)
         costs = rows.repeat(num_block, 1) if per_block else rows * num_block
-        conns = [[i - 2, i - 1] for i in range(3, num_block + 1)] if space == "dlsr" else None
+        conns = space_spec(space).chain_connections(num_block)
         return costs.float(), self.fixed_ms(conns) + self.overhead_ms
 
     # ---- file ---------------------------------------------------------------------------------------------------
@@ -154,9 +157,9 @@ def _ms(stats: Any, where: str) -> None:
 
 
 def _validate(t: LatencyTable) -> None:
-    if t.space not in ("imdn", "dlsr"):
-        raise ValueError(f"space must be imdn or dlsr, got {t.space!r}")
-    if len(t.positions) != (4 if t.space == "imdn" else 3):
+    if t.space not in SPACE_SPECS:
+        raise ValueError(f"space must be {' or '.join(SPACE_SPECS.keys())}, got {t.space!r}")
+    if len(t.positions) != space_spec(t.space).positions:
         raise ValueError(f"{len(t.positions)} positions for the {t.space} space")
     for j, pos in enumerate(t.positions):
         for p in t.primitives:

@@ -33,6 +33,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Optional, Sequence
 
+from srnas.archs.genotype import verdict_line
+
 Matrix = Sequence[Sequence[float]]
 
 SWAMP_RATIO = 3.0  # a penalty gradient this many times L_val's is called swamping in the advice
@@ -179,26 +181,6 @@ def summary_lines(decision: Mapping[str, Any]) -> list[str]:
             lines.append(f"{p['label']}: NOT decided: {p['op']} ({stats}): {p['reason']}; {p['advice']}")
     lines.append(verdict_line(decision))
     return lines
-
-
-def verdict_line(decision: Optional[Mapping[str, Any]]) -> str:
-    """One sentence for a genotype's decision record (None: a genotype that no srnas search wrote)."""
-    if decision is None:
-        return "search decision: not recorded (not a genotype of an srnas search with decision diagnostics)"
-    n, total = decision["num_decided"], decision["num_positions"]
-    if decision["decided"]:
-        return f"search decided at {n}/{total} positions"
-    return (f"search NOT decided ({n}/{total} positions): the undecided positions' ops were not chosen by the data; "
-            f"do not compare this genotype as a searched network")
-
-
-def decision_flag(genotype_info: Optional[Mapping[str, Any]]) -> str:
-    """Short flag for tables: ``decided``, ``NOT decided (n/N)``, or ``-`` when the genotype has no search record."""
-    d = (genotype_info or {}).get("decision")
-    if not d:
-        return "-"
-    return "decided" if d["decided"] else f"NOT decided ({d['num_decided']}/{d['num_positions']})"
-
 
 
 def record_rows(record: Mapping[str, Any]) -> list[list[float]]:

@@ -17,17 +17,20 @@ What carries over to the SR spaces, and what does not:
 """
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor, nn
 
-from srnas.search.hessian import EarlyStop
+from srnas.losses import sr_loss
+from srnas.search.hessian import EarlyStop, dominant_eigenvalue, hessian_wrt
 from srnas.search.mixed_op import MixedOp
 from srnas.utils.files import atomic_write
 
+log = logging.getLogger("srnas")
 _EPOCH_NAME = re.compile(r"^epoch_(\d+)\.pth$")
 
 
@@ -124,3 +127,82 @@ class AdaRollback:
         for e in self.saved_epochs(ckpt_dir):
             if e > epoch:
                 self.path(ckpt_dir, e).unlink(missing_ok=True)
+
+
+class HessianMonitor:
+    """R-DARTS at the end of every ``every_epochs``-th search epoch: the dominant eigenvalue of the Hessian of L_val
+    w.r.t. all architecture parameters (exact, by double backprop; method notes §7), and on its jump DARTS-ES (stop,
+    derive from the earlier epoch) or DARTS-ADA (roll back to it with a larger w weight decay).
+
+    Args:
+        net: the supernet.
+        cfg: the ``search.hessian`` options.
+        batch: one fixed architecture-split batch (the same on every rank).
+        hfen_weight: the loss's HFEN weight.
+    """
+
+    def __init__(self, net: nn.Module, cfg: Any, batch: dict[str, Tensor], hfen_weight: float):
+        self.net, self.cfg, self.batch, self.hfen_weight = net, cfg, batch, hfen_weight
+        self.early = EarlyStop(cfg.window, cfg.delta, cfg.factor, cfg.start_epoch) if cfg.early_stop else None
+        self.ada = AdaRollback(cfg.mul_factor, cfg.max_weight_decay) if self.early is not None and cfg.ada else None
+        self.stopped = False                    # DARTS-ES fired: stop and derive from early.stop_epoch
+        self.rollback_to: Optional[int] = None  # DARTS-ADA fired: roll back to this epoch
+
+    def eigenvalue(self) -> float:
+        params = list(self.net.arch_parameters())
+        was = self.net.training
+        self.net.eval()  # fixed channel samples / BN statistics while differentiating twice
+        try:
+            h = hessian_wrt(lambda: sr_loss(self.net(self.batch["lq"]), self.batch["gt"], self.hfen_weight), params)
+        finally:
+            self.net.train(was)
+        return dominant_eigenvalue(h)
+
+    def epoch_end(self, epoch: int, done: int, history: dict, run: Any, snap: Callable[[int, dict], dict],
+                  opt_w: torch.optim.Optimizer) -> None:
+        """After epoch ``epoch`` (iteration ``done``): evaluate, record, decide; DARTS-ADA keeps a snapshot."""
+        if epoch % self.cfg.every_epochs:
+            return
+        eig = self.eigenvalue()
+        history.setdefault("eigenvalues", []).append([epoch, eig])
+        log.info("epoch %d: dominant Hessian eigenvalue %.5g", epoch, eig)
+        run.scalar("alpha/hessian_eigenvalue", eig, done)
+        if self.early is not None and self.early.record(epoch, eig):
+            if self.ada is None:
+                self.stopped = True
+                log.info("DARTS-ES: eigenvalue jump; stopping and deriving from epoch %d", self.early.stop_epoch)
+            elif self.ada.can_increase(opt_w):  # R-DARTS early_stop 3
+                self.rollback_to = self.early.stop_epoch
+            else:
+                log.info("DARTS-ADA: eigenvalue jump at the maximum weight decay; continuing")
+        if self.ada is not None and run.env.main:
+            self.ada.save(run.ckpt_dir, epoch, snap(done, history), self.early)
+
+    def rollback(self, epoch: int, run: Any, objects: dict, history: dict, snap: Callable[[int, dict], dict],
+                 opt_w: torch.optim.Optimizer) -> tuple[int, dict]:
+        """DARTS-ADA: back to the stop epoch's snapshot with a larger w weight decay; the abandoned branch's records,
+        checkpoints and snapshots are dropped. Returns the step to continue from and the restored history."""
+        from srnas.harness import keep_records, restore
+        from srnas.utils.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+
+        run.env.barrier()
+        path = self.ada.path(run.ckpt_dir, self.rollback_to)
+        entry = {"epoch": epoch, "rollback_to": self.rollback_to, "eigenvalues": history.get("eigenvalues")}
+        ada_log, elapsed = history.get("ada", []) + [entry], history["elapsed"]
+        wd = self.ada.weight_decay(opt_w)
+        state = load_checkpoint(path)
+        history = restore(path, state, "search", objects, "this supernet")
+        history["ada"], history["elapsed"] = ada_log, elapsed
+        entry["weight_decay"] = self.ada.increase(opt_w, wd)
+        start, self.rollback_to = int(state["step"]), None
+        if run.env.main:
+            keep_records(run.records, start)
+            for old in list_checkpoints(run.ckpt_dir):
+                if int(old.stem.split("_")[1]) > start:
+                    old.unlink()
+            self.ada.drop_after(run.ckpt_dir, entry["rollback_to"])
+            save_checkpoint(run.ckpt_dir, start, snap(start, history), run.keep)
+        run.rewind(start)
+        log.info("DARTS-ADA: eigenvalue jump at epoch %d; rolled back to epoch %d with w weight decay %.3g",
+                 entry["epoch"], entry["rollback_to"], entry["weight_decay"])
+        return start, history

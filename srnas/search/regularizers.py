@@ -225,3 +225,30 @@ def alpha_loss(alphas: Alphas, epoch: int, num_epochs: int, specs: Sequence[tupl
         terms[name] = term if keep_graph else term.detach()
         total = total + term
     return total, terms
+
+
+def check_specs(specs: Sequence[Mapping[str, Any]]) -> None:
+    """Check the ``search.regularizers`` entries of an option file against :data:`REGULARIZERS`: a known ``type``,
+    only the settings its function takes (not the measured ``costs``/``fixed_ms``), scalar values, a latency table.
+
+    Raises:
+        SrnasError: one line naming ``regularizers[i]`` (the caller prefixes the section).
+    """
+    for i, spec in enumerate(specs):
+        where = f"regularizers[{i}]"
+        if "type" not in spec:
+            raise SrnasError(f"{where}: missing key 'type'")
+        fn = REGULARIZERS.get(spec["type"]) if spec["type"] in REGULARIZERS else None
+        if fn is None:
+            raise SrnasError(f"{where}.type: unknown regularizer {spec['type']!r}; "
+                             f"choose one of: {', '.join(REGULARIZERS.keys())}")
+        params = inspect.signature(fn).parameters
+        allowed = [p for p, v in params.items()
+                   if v.kind is inspect.Parameter.KEYWORD_ONLY and p not in ("costs", "fixed_ms")]  # measured
+        for key, value in spec.items():
+            if key != "type" and key not in allowed:
+                raise SrnasError(f"{where}: unknown key {key!r} for {spec['type']}; valid: {', '.join(allowed)}")
+            if key != "type" and not isinstance(value, (int, float, str, bool)) and value is not None:
+                raise SrnasError(f"{where}.{key}: expected a scalar, got {type(value).__name__}")
+        if spec["type"] == "latency" and not spec.get("table"):
+            raise SrnasError(f"{where}.table: the latency penalty needs a table file (`srnas latency build`)")

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from srnas.errors import SrnasError
 from srnas.losses import sr_loss
-from srnas.runtime import Precision
+from srnas.train.precision import Precision
 from srnas.search.lambda_reg import alignment_direction, finite_difference_weight_grad, lambda_schedule
 from srnas.search.perturb import adversarial, random_smoothing, sdarts_epsilon
 from srnas.search.regularizers import alpha_loss

@@ -14,8 +14,9 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from srnas.archs.weights import check_state_dict, extract_state_dict, read_checkpoint
+from srnas.archs.weights import check_state_dict, extract_state_dict
 from srnas.errors import SrnasError
+from srnas.utils.checkpoint import load_checkpoint
 from srnas.utils.files import atomic_write
 
 log = logging.getLogger("srnas")
@@ -62,7 +63,7 @@ def load_model_file(path: str | Path, scale: Optional[int] = None) -> nn.Module:
     from srnas.archs import create_model
 
     p = resolve_model_file(path)
-    ckpt = read_checkpoint(p)
+    ckpt = load_checkpoint(p)
     cfg = ckpt.get("srnas_config") if isinstance(ckpt, dict) else None
     if not isinstance(cfg, dict) or "arch" not in cfg:
         raise SrnasError(f"{p}: no srnas_config in this checkpoint (not written by srnas train): give --arch or "
@@ -93,7 +94,7 @@ def load_pretrained(model: nn.Module, path: str | Path, strict: bool = True, ski
     Returns:
         ``{"loaded": [...], "skipped": [...]}`` tensor names.
     """
-    sd = extract_state_dict(read_checkpoint(path), str(path), key)
+    sd = extract_state_dict(load_checkpoint(path), str(path), key)
     own = model.state_dict()
     skipped = [k for k in sd if skip_upsampler and k.startswith(UPSAMPLER)]
     if not strict:

@@ -1,4 +1,4 @@
-"""Training-state checkpoints: atomic writes, the last K kept, exact resume, safe loading.
+"""Training-state checkpoints: atomic writes, the last K kept, exact resume, and the one safe checkpoint reader.
 
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so it loads with
 ``torch.load(..., weights_only=True)``. Files are ``<dir>/iter_<step>.pth``; a failed or interrupted write never
@@ -74,20 +74,28 @@ def list_checkpoints(ckpt_dir: str | Path) -> list[Path]:
     return [p for _, p in sorted(found, reverse=True)]
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """``torch.load(path, weights_only=True)`` with one-line errors (missing, corrupt, or a pickle needing code)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SrnasError(f"{path}: checkpoint not found")
+def load_checkpoint(path: str | Path) -> Any:
+    """``torch.load(path, map_location='cpu', weights_only=True)`` (never executes pickled code) with one-line
+    SrnasErrors naming the file: missing, corrupt or truncated, or a pickle that needs code execution. The one
+    checkpoint reader of srnas: training states here, weight files in :mod:`srnas.archs.weights`."""
+    p = Path(path)
+    if not p.is_file():
+        raise SrnasError(f"{p}: checkpoint file not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if "weights_only" in str(e) or "Unsupported global" in str(e):
-            raise SrnasError(f"{path}: refusing to load: the file needs code execution to unpickle "
-                             "(only weights_only checkpoints are accepted)") from None
-        raise SrnasError(f"{path}: corrupt checkpoint ({str(e).splitlines()[0]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise SrnasError(f"{path}: corrupt or truncated checkpoint ({str(e).splitlines()[0][:120]})") from None
+        msg = str(e)
+        needs = re.search(r"Unsupported global: GLOBAL (\S+)", msg)
+        if needs:
+            raise SrnasError(f"{p}: refusing to load a checkpoint that needs code execution (it imports "
+                             f"{needs.group(1)}; re-save its state_dict)") from None
+        detail = re.search(r"WeightsUnpickler error:\s*(.+)", msg)
+        detail = detail.group(1).strip() if detail else msg.splitlines()[0]
+        raise SrnasError(f"{p}: refusing to load: corrupt, or needs code execution (weights-only unpickler: "
+                         f"{detail})") from None
+    except Exception as e:  # noqa: BLE001  torch.load fails on arbitrary bytes with many types (KeyError, ...)
+        first = (str(e).splitlines() or [""])[0]
+        raise SrnasError(f"{p}: not a readable torch checkpoint ({e.__class__.__name__}: {first})") from None
 
 
 def find_latest(ckpt_dir: str | Path) -> Optional[tuple[Path, dict[str, Any]]]:

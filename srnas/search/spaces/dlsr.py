@@ -21,72 +21,47 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from srnas.archs.blocks import DLSRCell, conv_lrelu, pixelshuffle_block
-from srnas.archs.ops import DLSR_PRIMITIVES
+from srnas.archs.blocks import conv_lrelu, pixelshuffle_block
+from srnas.archs.dlsr import DLSR_SPACE
 from srnas.registry import SPACES
 from srnas.search.derive import derive_connections
-from srnas.search.mixed_op import MixedOp
-from srnas.search.spaces import Supernet, slot_seed
-
-NUM_MRB = 3  # mixed residual blocks per cell (brief §1.2)
+from srnas.search.spaces.base import Supernet
 
 
 @SPACES.register("dlsr")
 class DLSRSupernet(Supernet):
     """DLSR supernet (``RFDN_beta1``): searchable cells plus betas over earlier cells as inputs of cells 3..N.
 
-    Args:
-        primitives: candidate op names, alpha column order (default: the 9 DLSR ops; add ``skip_connect``/``none``
-            from ``EXTRA_PRIMITIVES`` for the skip-bias experiments).
-        num_in_ch, num_out_ch: image channels (3).
-        num_feat: cell width C (48).
-        num_block: cells (6); betas have sizes 2..num_block-1.
-        upscale: SR scale.
-        partial_k: SAC partial-channel K (1 = DARTS).
-        per_block_alphas: one (3, N_o) alpha per cell instead of one shared by all cells.
-        seed: seed of the channel sampling (K > 1).
-        rgb_range: the network's internal pixel range (DLSR: 255).
-        impl: how the mixed ops evaluate their sum: ``"fast"`` (fused, channels-last; equal to the loop up to float
-            rounding) or ``"naive"`` (the reference candidate loop); see :mod:`srnas.search.mixed_op`.
-        recompute: fast path: recompute the mixed ops' cheap candidate heads in backward (about half the step's peak
-            memory for a few % more time).
+    Arguments as :class:`~srnas.search.spaces.base.Supernet`, plus ``rgb_range``, the network's internal pixel range
+    (DLSR: 255). Defaults: the 9 DLSR ops (add ``skip_connect``/``none`` from ``EXTRA_PRIMITIVES`` for the skip-bias
+    experiments), ``num_feat`` 48, 6 cells (betas of sizes 2..num_block-1), one ``(3, N_o)`` alpha.
     """
 
-    space_name = "dlsr"
+    spec = DLSR_SPACE
 
-    def __init__(self, primitives: Sequence[str] = DLSR_PRIMITIVES, num_in_ch: int = 3, num_out_ch: int = 3,
-                 num_feat: int = 48, num_block: int = 6, upscale: int = 2, partial_k: int = 1,
-                 per_block_alphas: bool = False, seed: int = 0, rgb_range: float = 255.0, impl: str = "fast",
-                 recompute: bool = False):
+    def __init__(self, primitives: Sequence[str] = DLSR_SPACE.primitives, num_in_ch: int = 3, num_out_ch: int = 3,
+                 num_feat: int = DLSR_SPACE.num_feat, num_block: int = DLSR_SPACE.num_block, upscale: int = 2,
+                 partial_k: int = 1, per_block_alphas: bool = False, seed: int = 0, rgb_range: float = 255.0,
+                 impl: str = "fast", recompute: bool = False):
         super().__init__()
-        self.primitives = tuple(primitives)
-        self.num_feat, self.num_block, self.upscale = num_feat, num_block, upscale
-        self.impl, self.channels_last = impl, impl == "fast"
-        self.per_block_alphas, self.rgb_range = per_block_alphas, float(rgb_range)
-        self.fea_conv = nn.Conv2d(num_in_ch, num_feat, 3, padding=1, bias=True)
-        for b in range(num_block):
-            mrbs = [MixedOp(self.primitives, num_feat, num_feat, partial_k, slot_seed(seed, NUM_MRB * b + j), impl)
-                    for j in range(NUM_MRB)]
-            for m in mrbs:
-                m.recompute = recompute
-            setattr(self, f"B{b + 1}", DLSRCell(num_feat, mrbs))
+        self._stem(primitives, num_in_ch, num_feat, num_block, upscale, impl, per_block_alphas)
+        self.rgb_range = float(rgb_range)
+        for b in range(num_block):  # cells of three mixed residual blocks (brief §1.2)
+            setattr(self, f"B{b + 1}", self._mixed_block(b, partial_k, seed, impl, recompute))
         for i in range(3, num_block + 1):  # fusion of all earlier cells B1..B_{i-1} (brief §1.3)
             setattr(self, f"c{i}", conv_lrelu((i - 1) * num_feat, num_feat))
         self.cout = conv_lrelu(num_block * num_feat, num_feat)
         self.LR_conv = nn.Conv2d(num_feat, num_feat, 3, padding=1, bias=True)
         self.upsampler = pixelshuffle_block(num_feat, num_out_ch, upscale)
-        self._make_alphas(NUM_MRB, per_block_alphas)
+        self._make_alphas(len(self.slot_shapes()), per_block_alphas)
         # brief §1.3: beta_i in R^{i-1} for cells i = 3..N, init 1e-3 * randn
         self.betas = nn.ParameterList(nn.Parameter(1e-3 * torch.randn(i - 1)) for i in range(3, num_block + 1))
-
-    def slot_shapes(self) -> list[tuple[int, int]]:
-        return [(self.num_feat, self.num_feat)] * NUM_MRB
 
     def path_alphas(self) -> list[Tensor]:
         return list(self.betas)
 
     def _connections(self) -> list[list[int]]:
-        return derive_connections(list(self.betas), k=2)
+        return derive_connections(list(self.betas), k=self.spec.path_top_k)
 
     def forward(self, x: Tensor, block_weights: Optional[Sequence[Tensor]] = None) -> Tensor:
         """Super-resolve ``x`` (N, 3, H, W) in [0, 1] to (N, 3, sH, sW), both in [0, 1] (output not clamped).

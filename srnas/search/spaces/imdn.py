@@ -12,58 +12,34 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from srnas.archs.blocks import IMDModule, conv_lrelu, pixelshuffle_block
-from srnas.archs.ops import IMDN_PRIMITIVES
+from srnas.archs.blocks import conv_lrelu, pixelshuffle_block
+from srnas.archs.imdn import IMDN_SPACE
 from srnas.registry import SPACES
-from srnas.search.mixed_op import MixedOp
-from srnas.search.spaces import Supernet, slot_seed
+from srnas.search.spaces.base import Supernet
 
 
 @SPACES.register("imdn")
 class IMDNSupernet(Supernet):
     """IMDN supernet: fea_conv -> num_block searchable IMD blocks -> c (1x1 fusion) -> LR_conv (+ fea) -> upsampler.
 
-    Args:
-        primitives: candidate op names, alpha column order (default: the 12 IMDN-space ops).
-        num_in_ch, num_out_ch: image channels (3).
-        num_feat: width (64 in IMDN; the slots are C->C, 3C/4->C, 3C/4->C, 3C/4->C/4).
-        num_block: IMD blocks (6).
-        upscale: SR scale.
-        partial_k: SAC partial-channel K (1 = DARTS).
-        per_block_alphas: one (4, N_o) alpha per block instead of one shared by all blocks [I].
-        seed: seed of the channel sampling (K > 1).
-        impl: how the mixed ops evaluate their sum: ``"fast"`` (fused, channels-last; equal to the loop up to float
-            rounding) or ``"naive"`` (the reference candidate loop); see :mod:`srnas.search.mixed_op`.
-        recompute: fast path: recompute the mixed ops' cheap candidate heads in backward (about half the step's peak
-            memory for a few % more time).
+    Arguments as :class:`~srnas.search.spaces.base.Supernet`; defaults: the 12 IMDN-space ops, ``num_feat`` 64 (the
+    slots are C->C, 3C/4->C, 3C/4->C, 3C/4->C/4), 6 IMD blocks, one ``(4, N_o)`` alpha.
     """
 
-    space_name = "imdn"
+    spec = IMDN_SPACE
 
-    def __init__(self, primitives: Sequence[str] = IMDN_PRIMITIVES, num_in_ch: int = 3, num_out_ch: int = 3,
-                 num_feat: int = 64, num_block: int = 6, upscale: int = 2, partial_k: int = 1,
-                 per_block_alphas: bool = False, seed: int = 0, impl: str = "fast",
+    def __init__(self, primitives: Sequence[str] = IMDN_SPACE.primitives, num_in_ch: int = 3, num_out_ch: int = 3,
+                 num_feat: int = IMDN_SPACE.num_feat, num_block: int = IMDN_SPACE.num_block, upscale: int = 2,
+                 partial_k: int = 1, per_block_alphas: bool = False, seed: int = 0, impl: str = "fast",
                  recompute: bool = False):
         super().__init__()
-        self.primitives = tuple(primitives)
-        self.num_feat, self.num_block, self.upscale = num_feat, num_block, upscale
-        self.impl, self.channels_last = impl, impl == "fast"
-        self.per_block_alphas = per_block_alphas
-        self.fea_conv = nn.Conv2d(num_in_ch, num_feat, 3, padding=1, bias=True)
-        shapes = self.slot_shapes()
+        self._stem(primitives, num_in_ch, num_feat, num_block, upscale, impl, per_block_alphas)
         for b in range(num_block):
-            slots = [MixedOp(self.primitives, c_in, c_out, partial_k, slot_seed(seed, len(shapes) * b + j), impl)
-                     for j, (c_in, c_out) in enumerate(shapes)]
-            for s in slots:
-                s.recompute = recompute
-            setattr(self, f"IMDB{b + 1}", IMDModule(num_feat, slots))
+            setattr(self, f"IMDB{b + 1}", self._mixed_block(b, partial_k, seed, impl, recompute))
         self.c = conv_lrelu(num_feat * num_block, num_feat)
         self.LR_conv = nn.Conv2d(num_feat, num_feat, 3, padding=1, bias=True)
         self.upsampler = pixelshuffle_block(num_feat, num_out_ch, upscale)
-        self._make_alphas(len(shapes), per_block_alphas)
-
-    def slot_shapes(self) -> list[tuple[int, int]]:
-        return IMDModule.slot_shapes(self.num_feat)
+        self._make_alphas(len(self.slot_shapes()), per_block_alphas)
 
     def forward(self, x: Tensor, block_weights: Optional[Sequence[Tensor]] = None) -> Tensor:
         """Super-resolve ``x`` (N, 3, H, W) in [0, 1] to (N, 3, sH, sW).

@@ -12,7 +12,7 @@ from typing import Optional
 
 from srnas.archs.genotype import Genotype
 from srnas.errors import SrnasError
-from srnas.search.sample import count_params
+from srnas.study.sample import count_params
 
 MULTIPLE = 4
 

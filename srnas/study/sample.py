@@ -14,11 +14,9 @@ import numpy as np
 import torch
 
 from srnas.archs.genotype import Genotype
-from srnas.archs.ops import DLSR_PRIMITIVES, IMDN_PRIMITIVES
+from srnas.archs.space import SpaceSpec
 from srnas.errors import SrnasError
-
-DEFAULTS = {"imdn": {"num_feat": 64, "num_block": 6, "primitives": IMDN_PRIMITIVES, "positions": 4},
-            "dlsr": {"num_feat": 48, "num_block": 6, "primitives": DLSR_PRIMITIVES, "positions": 3}}
+from srnas.registry import SPACE_SPECS
 
 
 def count_params(genotype: Genotype, scale: int) -> int:
@@ -30,12 +28,6 @@ def count_params(genotype: Genotype, scale: int) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _slot_shapes(space: str, num_feat: int) -> list[tuple[int, int]]:
-    from srnas.archs.blocks import IMDModule
-
-    return IMDModule.slot_shapes(num_feat) if space == "imdn" else [(num_feat, num_feat)] * 3
-
-
 class ParamModel:
     """Exact parameter count of any genotype of one space shape, without building it: the count of a reference
     network plus, per block and position, the difference of the chosen op's parameters (ops are independent)."""
@@ -43,13 +35,13 @@ class ParamModel:
     def __init__(self, space: str, num_feat: int, num_block: int, primitives: Sequence[str], scale: int):
         from srnas.archs.ops import build_op
 
+        spec = SPACE_SPECS.get(space)
         self.num_block = num_block
         with torch.device("meta"):
             self.table = [{p: sum(t.numel() for t in build_op(p, ci, co).parameters()) for p in primitives}
-                          for ci, co in _slot_shapes(space, num_feat)]
+                          for ci, co in spec.slot_shapes(num_feat)]
         ref_ops = [primitives[0]] * len(self.table)
-        ref_conn = [[i - 2, i - 1] for i in range(3, num_block + 1)] if space == "dlsr" else None
-        ref = Genotype.make(space, ref_ops, num_feat, num_block, ref_conn)
+        ref = Genotype.make(space, ref_ops, num_feat, num_block, spec.chain_connections(num_block))
         self.base = count_params(ref, scale) - num_block * sum(t[primitives[0]] for t in self.table)
 
     def __call__(self, g: Genotype) -> int:
@@ -59,17 +51,18 @@ class ParamModel:
         return self.base + self.num_block * sum(min(t.values()) for t in self.table)
 
 
-def draw(space: str, rng: np.random.Generator, num_feat: int, num_block: int,
+def draw(space: str | SpaceSpec, rng: np.random.Generator, num_feat: int, num_block: int,
          primitives: Sequence[str], scale: int) -> Genotype:
     """One uniform draw from the space."""
-    ops = [str(primitives[i]) for i in rng.integers(0, len(primitives), DEFAULTS[space]["positions"])]
+    spec = space if isinstance(space, SpaceSpec) else SPACE_SPECS.get(space)
+    ops = [str(primitives[i]) for i in rng.integers(0, len(primitives), spec.positions)]
     connections = None
-    if space == "dlsr":
+    if spec.path_top_k:  # cell i >= 3: a uniform k-subset of the earlier cells (DLSR: top-2 paths)
         connections = []
         for i in range(3, num_block + 1):
-            pairs = list(itertools.combinations(range(1, i), 2))  # ascending, as derived genotypes
+            pairs = list(itertools.combinations(range(1, i), spec.path_top_k))  # ascending, as derived genotypes
             connections.append(list(pairs[rng.integers(0, len(pairs))]))
-    return Genotype.make(space, ops, num_feat, num_block, connections, scale=scale, primitives=tuple(primitives))
+    return Genotype.make(spec.name, ops, num_feat, num_block, connections, scale=scale, primitives=tuple(primitives))
 
 
 def sample_genotypes(space: str, n: int, seed: int = 0, params_max: Optional[int] = None, scale: int = 2,
@@ -79,7 +72,7 @@ def sample_genotypes(space: str, n: int, seed: int = 0, params_max: Optional[int
     """``n`` genotypes drawn uniformly from ``space`` (reproducible by ``seed``).
 
     Args:
-        space: ``imdn`` or ``dlsr``.
+        space: a registered space (``imdn``, ``dlsr``).
         n: how many.
         seed: RNG seed.
         params_max: reject draws with more parameters (at ``scale``).
@@ -87,11 +80,11 @@ def sample_genotypes(space: str, n: int, seed: int = 0, params_max: Optional[int
         unique: no genotype twice (uniform sampling without replacement).
         max_tries: give up (SrnasError) after this many draws.
     """
-    if space not in DEFAULTS:
-        raise SrnasError(f"unknown space {space!r}; choose one of: {', '.join(DEFAULTS)}")
-    d = DEFAULTS[space]
-    num_feat, num_block = num_feat or d["num_feat"], num_block or d["num_block"]
-    primitives = tuple(primitives or d["primitives"])
+    if space not in SPACE_SPECS:
+        raise SrnasError(f"unknown space {space!r}; choose one of: {', '.join(SPACE_SPECS.keys())}")
+    spec = SPACE_SPECS.get(space)
+    num_feat, num_block = num_feat or spec.num_feat, num_block or spec.num_block
+    primitives = tuple(primitives or spec.primitives)
     params_of = ParamModel(space, num_feat, num_block, primitives, scale)  # DLSR fusion convs: 2C->C whatever pair
     if params_max is not None and params_of.minimum() > params_max:
         raise SrnasError(f"--params-max {params_max:,}: the smallest {space} network of this shape has "
@@ -102,7 +95,7 @@ def sample_genotypes(space: str, n: int, seed: int = 0, params_max: Optional[int
     for tries in range(max_tries):
         if len(out) == n:
             break
-        g = draw(space, rng, num_feat, num_block, primitives, scale)
+        g = draw(spec, rng, num_feat, num_block, primitives, scale)
         key = (g.ops, g.connections)
         if unique and key in seen:
             continue
