@@ -57,7 +57,8 @@ def set5_psnr(model: torch.nn.Module, shared: Path, scale: int) -> float:
     return float(np.mean(psnrs))
 
 
-@pytest.mark.parametrize("tag, reference", [("imdn.x2", 37.9960), ("dlsr.x2", 38.0387)])
+@pytest.mark.parametrize("tag, reference", [("imdn.x2", 37.9960), ("imdn.x3", 34.3597), ("imdn.x4", 32.2096),
+                                            ("dlsr.x2", 38.0387)])
 def test_official_weights_reproduce_reference_set5_psnr(shared_dir, tag, reference):
     cfg = OFFICIAL_WEIGHTS[tag]
     model = create_model(cfg.arch, scale=cfg.scale, weights=weight_path(shared_dir, tag)).eval()
