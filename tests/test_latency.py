@@ -49,6 +49,22 @@ def test_latency_penalty_gradient_matches_finite_difference(target, temperature)
     assert torch.allclose(grad, _fd_grad(fn, a.detach()), atol=1e-7)
 
 
+def test_derived_form_values_the_argmax_network_and_passes_the_expectations_gradient():
+    torch.manual_seed(1)
+    a = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    costs = torch.rand(4, 3, dtype=torch.float64) * 20
+    argmax_ms = 15.0 + costs.gather(1, a.argmax(dim=1, keepdim=True)).sum().item()
+    expected_ms = 15.0 + (torch.softmax(a, 1) * costs).sum().item()
+    target = (argmax_ms + expected_ms) / 2 if argmax_ms > expected_ms else argmax_ms / 2  # argmax over, either way
+    derived = latency_loss(a, 1, 1, costs=costs, fixed_ms=15.0, target_ms=target, derived=True)
+    assert derived.item() == pytest.approx(argmax_ms / target - 1.0)
+    (g_derived,) = torch.autograd.grad(derived, a)
+    # the expectation form, with its target low enough to be active: gradient d E[LAT] / d alpha / target
+    soft = latency_loss(a, 1, 1, costs=costs, fixed_ms=15.0, target_ms=1e-3, weight=1e-3 / target)
+    (g_soft,) = torch.autograd.grad(soft, a)
+    assert g_derived.abs().sum() > 0 and torch.allclose(g_derived, g_soft)
+
+
 def test_latency_target_form_is_zero_below_the_target():
     a = torch.zeros(2, 3, requires_grad=True)
     loss = latency_loss(a, 1, 1, costs=torch.ones(2, 3), fixed_ms=1.0, target_ms=10.0)

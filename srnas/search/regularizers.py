@@ -152,7 +152,8 @@ def flops_loss(alphas: Alphas, epoch: int, num_epochs: int, *, costs: Any, norm:
 
 @REGULARIZERS.register("latency")
 def latency_loss(alphas: Alphas, epoch: int, num_epochs: int, *, costs: Any, fixed_ms: float = 0.0, table: str = "",
-                 weight: float = 1.0, target_ms: Optional[float] = None, temperature: float = 1.0) -> Tensor:
+                 weight: float = 1.0, target_ms: Optional[float] = None, temperature: float = 1.0,
+                 derived: bool = False) -> Tensor:
     """Expected latency of the derived network from a measured lookup table (the ProxylessNAS and FBNet form):
     ``E[LAT] = fixed_ms + sum_ij softmax(alpha)_ij c_ij``, differentiable in alpha (unlike a cost computed from a
     detached copy of alpha, as DLSR's public params penalty is).
@@ -170,6 +171,10 @@ def latency_loss(alphas: Alphas, epoch: int, num_epochs: int, *, costs: Any, fix
             form, ``weight * max(0, E[LAT] / target_ms - 1)``, zero at or below the target latency.
         temperature: the expectation is taken under ``softmax(alpha / temperature)``; below 1 it follows the argmax
             (derived) network more closely as alpha separates (FBNet anneals a softmax temperature for the same end).
+        derived: the value is the latency of the derived network (the per-row argmax, SA-DARTS Eq. 2) and the
+            gradient that of the expectation (straight-through, as ProxylessNAS' binarized paths): the target form
+            then acts exactly while the network that will be derived is over the target, however close to uniform
+            softmax(alpha) still is (deviation: neither paper penalizes the argmax network).
 
     Returns:
         Scalar tensor.
@@ -182,7 +187,11 @@ def latency_loss(alphas: Alphas, epoch: int, num_epochs: int, *, costs: Any, fix
         raise SrnasError(f"regularizer latency: costs shape {tuple(c.shape)} does not match alphas {tuple(a.shape)}")
     if temperature <= 0:
         raise SrnasError(f"regularizer latency: temperature must be > 0, got {temperature}")
-    expected = fixed_ms + (torch.softmax(a / temperature, dim=1) * c).sum()  # ProxylessNAS / FBNet: E[latency]
+    probs = torch.softmax(a / temperature, dim=1)
+    if derived:  # value: the argmax network's latency; gradient: the expectation's (straight-through)
+        hard = torch.nn.functional.one_hot(probs.argmax(dim=1), probs.shape[1]).to(probs.dtype)
+        probs = hard + probs - probs.detach()
+    expected = fixed_ms + (probs * c).sum()  # ProxylessNAS / FBNet: E[latency]
     if target_ms is None:
         uniform = fixed_ms + c.mean(dim=1).sum()
         if uniform <= 0:
