@@ -72,6 +72,15 @@ def test_latency_target_form_is_zero_below_the_target():
     assert loss.item() == 0 and grad.abs().sum() == 0
 
 
+def test_two_sided_target_form_pulls_a_fast_network_up_to_the_target():
+    a = torch.tensor([[0.0, 1.0, 0.0]], requires_grad=True)
+    costs = torch.tensor([[1.0, 2.0, 8.0]])
+    loss = latency_loss(a, 1, 1, costs=costs, fixed_ms=1.0, target_ms=6.0, two_sided=True, derived=True)
+    assert loss.item() == pytest.approx(0.5)  # |3 / 6 - 1|
+    (grad,) = torch.autograd.grad(loss, a)
+    assert grad[0, 2] < 0 and grad[0, 0] > 0  # descending it raises the expensive op, lowers the cheap one
+
+
 def test_table_round_trip_and_one_hot_expectation_equals_prediction(tiny_table):
     t = LatencyTable.load(tiny_table)
     assert t.fingerprint["threads"] == 1 and t.fingerprint["input_hw"] == [48, 48]

@@ -153,7 +153,7 @@ def flops_loss(alphas: Alphas, epoch: int, num_epochs: int, *, costs: Any, norm:
 @REGULARIZERS.register("latency")
 def latency_loss(alphas: Alphas, epoch: int, num_epochs: int, *, costs: Any, fixed_ms: float = 0.0, table: str = "",
                  weight: float = 1.0, target_ms: Optional[float] = None, temperature: float = 1.0,
-                 derived: bool = False) -> Tensor:
+                 derived: bool = False, two_sided: bool = False) -> Tensor:
     """Expected latency of the derived network from a measured lookup table (the ProxylessNAS and FBNet form):
     ``E[LAT] = fixed_ms + sum_ij softmax(alpha)_ij c_ij``, differentiable in alpha (unlike a cost computed from a
     detached copy of alpha, as DLSR's public params penalty is).
@@ -175,6 +175,8 @@ def latency_loss(alphas: Alphas, epoch: int, num_epochs: int, *, costs: Any, fix
             gradient that of the expectation (straight-through, as ProxylessNAS' binarized paths): the target form
             then acts exactly while the network that will be derived is over the target, however close to uniform
             softmax(alpha) still is (deviation: neither paper penalizes the argmax network).
+        two_sided: target form only: ``weight * |E[LAT] / target_ms - 1|`` (TuNAS' absolute-value latency reward),
+            which also pulls a network that is faster than the target back towards it.
 
     Returns:
         Scalar tensor.
@@ -199,7 +201,8 @@ def latency_loss(alphas: Alphas, epoch: int, num_epochs: int, *, costs: Any, fix
         return weight * expected / uniform
     if target_ms <= 0:
         raise SrnasError(f"regularizer latency: target_ms must be > 0, got {target_ms}")
-    return weight * torch.relu(expected / target_ms - 1.0)
+    gap = expected / target_ms - 1.0
+    return weight * (gap.abs() if two_sided else torch.relu(gap))
 
 
 def alpha_loss(alphas: Alphas, epoch: int, num_epochs: int, specs: Sequence[tuple[str, Mapping[str, Any]]],
