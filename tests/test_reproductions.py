@@ -1,51 +1,101 @@
-"""The reproduction scripts of ``experiments/reproductions/`` (small-scale CPU checks of SA-DARTS claims): one script,
-``repro_skip_init.py`` (SA-DARTS Fig. 4), end to end in its ``--smoke`` mode (three 4-iteration searches through
-``run_search``, the report and its plot written to a temporary folder), then rerun to check that finished runs are
-skipped."""
+"""The reproductions of ``experiments/reproductions/``: the verdicts generated from fixed JSON inputs (a passing
+control and separated intervals give "reproduced"; a failing control gives "inconclusive at this scale"), then one
+script end to end in its ``--smoke`` mode (tiny searches through ``run_search``), rerun to check that finished runs are
+skipped and that the report is redrawn from its JSON alone."""
 import importlib.util
-import re
+import json
+import sys
 from pathlib import Path
+
+import pytest
 
 REPRO = Path(__file__).resolve().parents[1] / "experiments" / "reproductions"
 
 
 def load(name: str):
+    sys.path.insert(0, str(REPRO))
     spec = importlib.util.spec_from_file_location(name, REPRO / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_skip_init_smoke_writes_the_report_and_skips_finished_runs(tmp_path):
+C = load("_common")
+R = load("repro_control")
+
+
+def darts_run(final_skip: float, final_margin: float) -> dict:
+    """A finished run's summary as ``summarize`` writes it: 4 epochs, skip rising linearly to ``final_skip``."""
+    u = 1 / 11
+    skips = [u + (final_skip - u) * e / 4 for e in range(1, 5)]
+    return {"epochs": [1, 2, 3, 4], "skip": [[s] * 3 for s in skips], "none": [[u] * 3] * 4,
+            "param": [[u] * 3] * 4, "margin": [final_margin * e / 4 for e in range(1, 5)], "eigenvalues": [],
+            "ops": ["skip_connect"] * 3, "last_change_epoch": 1, "impl": "fast", "search_seconds": 1.0}
+
+
+PASSING = {0: darts_run(0.20, 0.05), 1: darts_run(0.15, 0.03), 2: darts_run(0.25, 0.04)}
+FAILING = {0: darts_run(0.08, 1e-4), 1: darts_run(0.095, 2e-4), 2: darts_run(0.085, 1e-4)}  # skip ~ uniform
+SEPARATED = {0: 0.5, 1: 0.8, 2: 0.3}  # a paired difference of the same sign in every seed
+
+
+def test_control_passes_when_skip_grows_and_alpha_separates():
+    control = R.control_result(PASSING, [0, 1, 2], epochs=4)
+    assert control["status"] == "pass"
+    assert [c["decision"] for c in control["checks"]] == ["supports", "supports"]
+
+
+def test_verdict_is_reproduced_with_a_passing_control_and_separated_intervals():
+    control = json.loads(json.dumps(R.control_result(PASSING, [0, 1, 2], epochs=4)))  # as read back from the JSON
+    v = C.verdict(control, [C.compare("SA - Beta", SEPARATED, +1)])
+    assert v["verdict"] == "reproduced"
+    assert v["text"].startswith("**Reproduced**")
+
+
+def test_verdict_is_not_reproduced_when_an_interval_excludes_the_claimed_direction():
+    control = R.control_result(PASSING, [0, 1, 2], epochs=4)
+    assert C.verdict(control, [C.compare("SA - Beta", SEPARATED, -1)])["verdict"] == "not reproduced"
+
+
+def test_verdict_is_inconclusive_with_a_failing_control_whatever_the_intervals():
+    control = R.control_result(FAILING, [0, 1, 2], epochs=4)
+    assert control["status"] == "fail"
+    v = C.verdict(control, [C.compare("SA - Beta", SEPARATED, +1)])
+    assert v["verdict"] == "inconclusive at this scale"
+    assert "positive control failed" in v["text"] and "Needed:" in v["text"]
+    assert "epochs" in control["needs"]  # the scale it would need, extrapolated from the runs' trends
+
+
+def test_verdict_is_inconclusive_while_the_control_runs_or_an_interval_straddles_zero():
+    running = R.control_result({0: PASSING[0]}, [0, 1, 2], epochs=4)
+    assert running["status"] == "in progress"
+    assert C.verdict(running, [C.compare("x", SEPARATED, +1)])["verdict"] == "inconclusive at this scale"
+    straddle = C.compare("x", {0: 0.5, 1: -0.4, 2: 0.2}, +1)
+    assert straddle["decision"] == "undecided" and straddle["seeds_needed"] > 3
+    passed = R.control_result(PASSING, [0, 1, 2], epochs=4)
+    assert C.verdict(passed, [straddle])["verdict"] == "inconclusive at this scale"
+
+
+def test_bootstrap_interval_of_three_seeds_spans_about_their_range():
+    iv = C.interval([1.0, 2.0, 3.0])
+    assert iv["mean"] == pytest.approx(2.0) and 1.0 <= iv["lo"] < 1.7 and 2.3 < iv["hi"] <= 3.0
+
+
+def test_skip_init_smoke_writes_json_report_and_skips_finished_runs(tmp_path):
     script = load("repro_skip_init")
     md = script.main(["--smoke", "--out", str(tmp_path)])
-    assert md == tmp_path / "repro_skip_init.md"
+    doc = json.loads((tmp_path / "repro_skip_init.json").read_text())
     assert (tmp_path / "repro_skip_init.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert doc["progress"] == {"done": 3, "total": 3} and doc["control"]["status"] == "fail"  # one seed: never passes
+    assert doc["verdict"]["verdict"] == "inconclusive at this scale"
+    assert {r["impl"] for runs in doc["runs"].values() for r in runs.values()} == {"fast"}
     text = md.read_text()
-    for section in ("## Setup (scaled to 2 CPU cores)", "## Results", "## Verdict", "Wall time: 3 runs",
-                    "experiments/reproductions/repro_skip_init.py --smoke", "![trajectories](repro_skip_init.png)"):
-        assert section in text
-    # per run: method, seed, the overtake epoch of each of the 3 MRB rows, final top ops, final beta_skip
-    per_run = re.findall(r"^\| (DARTS|Beta|SA) \| 0 \|((?: [^|]+ \|){5})$", text, re.M)
-    assert [m for m, _ in per_run] == ["DARTS", "Beta", "SA"]
-    for _, cells in per_run:
-        rows = [c.strip() for c in cells.split("|")[:-1]]
-        assert all(re.fullmatch(r"-|\d+( \(end\))?", r) for r in rows[:3])
-        assert len(rows[3].split(", ")) == 3 and len(rows[4].split(", ")) == 3
-    # per method: 7 columns, counts out of the 3 rows of the one seed
-    per_method = re.findall(r"^\| (DARTS|Beta|SA) \| (\d)/3 \| (\d)/3 \| [^|]+ \| \d / \d \| [^|]+ \| [^|]+ \|$",
-                            text, re.M)
-    assert [m[0] for m in per_method] == ["DARTS", "Beta", "SA"]
-    runs = tmp_path / "runs" / "skip_init"
-    done = {p: p.stat().st_mtime_ns for p in runs.glob("*_s0/genotype.json")}
-    assert len(done) == 3
+    for part in ("## Verdict (generated from the JSON)", "Wall time per stage:", "repro_skip_init.py --smoke",
+                 "![plot](repro_skip_init.png)", "Positive control (`repro_control.md`): **fail**"):
+        assert part in text
+    done = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*_s0/genotype.json")}
+    assert len(done) == 4  # the control's DARTS run and the three skip-biased runs
     script.main(["--smoke", "--out", str(tmp_path)])  # skip-if-done: nothing is searched again
-    assert {p: p.stat().st_mtime_ns for p in runs.glob("*_s0/genotype.json")} == done
-
-
-def test_hand_written_verdicts_are_kept_above_the_generated_line():
-    common = load("_common")
-    kept = (REPRO / "verdicts" / "repro_hessian.md").read_text().strip()
-    assert kept.startswith("**R-DARTS' growth: not observed at this scale.**")
-    assert common.verdict("repro_hessian", "numbers.") == f"{kept}\n\nGenerated from the tables above: numbers."
-    assert common.verdict("repro_not_written_yet", "numbers.") == "numbers."  # no hand-written verdict
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*_s0/genotype.json")} == done
+    before = md.read_text()
+    (tmp_path / "runs").rename(tmp_path / "gone")  # --from-json needs no run folder
+    assert script.main(["--smoke", "--out", str(tmp_path), "--from-json"]).read_text() == before

@@ -2,6 +2,7 @@
 random + hand-designed, retrained, benchmarked, reported), then skipped on a second call."""
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,8 +11,10 @@ from srnas.cli import main
 from srnas.config.study import load_study_options
 from srnas.errors import SrnasError
 from srnas.study.sample import count_params
-from srnas.study.width import fit_width, with_shape
-from srnas.study import baseline_genotypes, paired_difference, plan, run_study, search_options, train_options, verdict
+from srnas.study.width import fit_shape, fit_width, with_shape
+from srnas.study import (baseline_genotypes, bootstrap_interval, kendall_tau, paired, plan, run_study, search_options,
+                         train_options, verdict)
+from srnas.study.stats import comparisons, failure
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,16 +41,58 @@ def test_fit_width_and_with_shape_errors(repo_dir):
         with_shape(dlsr, num_block=4)
 
 
-def test_paired_difference_and_verdicts():
-    d = paired_difference({0: 30.10, 1: 30.30, 2: 30.0}, {0: 30.0, 1: 30.2})  # seed 2 has no partner
-    assert d["n"] == 2 and d["wins"] == 2 and d["mean"] == pytest.approx(0.1) and d["std"] == pytest.approx(0.0)
-    assert verdict("SA", "IMDN", "Set5", d) == "SA beats IMDN by +0.100 ± 0.000 dB on Set5 (2 seeds)"
-    mixed = paired_difference({0: 30.3, 1: 30.0}, {0: 30.0, 1: 30.1})
-    assert verdict("SA", "IMDN", "Set5", mixed).endswith("(2 seeds; ahead on only 1 of them)")
-    worse = paired_difference({0: 29.9}, {0: 30.0})
-    assert worse["std"] is None
-    assert verdict("SAC", "random 1", "B100", worse) == "SAC does not beat random 1 on B100: -0.100 dB (1 seed)"
-    assert paired_difference({0: 1.0}, {1: 1.0}) is None
+def test_fit_shape_lands_within_the_tolerance(repo_dir):
+    g = Genotype.load(repo_dir / "options" / "genotypes" / "imdn.json")
+    f = fit_shape(g, 180_000, 0.03, (3, 10))
+    assert abs(f.info["params"] / 180_000 - 1) <= 0.03 and f.info["params"] == count_params(f, 2)
+    assert (f.num_feat, f.num_block) == (32, 6) and f.info["params_deviation"] == pytest.approx(176_328 / 180_000 - 1)
+    with pytest.raises(SrnasError, match="within 1% of 150,000"):
+        fit_shape(g, 150_000, 0.01, (6, 6))
+
+
+def test_bootstrap_paired_verdicts_and_tau():
+    opt = SimpleNamespace(stats=SimpleNamespace(bootstrap=2000, level=0.95, seed=0))
+    d = paired({0: 30.2, 1: 30.3, 2: 30.25, 9: 1.0}, {0: 30.0, 1: 30.1, 2: 30.0}, opt)  # unit 9 has no partner
+    assert d["n"] == 3 and d["wins"] == 3 and d["mean"] == pytest.approx(0.2167, abs=1e-4)
+    assert d["lo"] == pytest.approx(0.2) and d["hi"] == pytest.approx(0.25)  # 3 units: about [min, max]
+    assert verdict("SA", "random search", d, 0.95).startswith("SA beats random search (+0.217 dB, 95% interval")
+    mixed = paired({0: 30.3, 1: 30.0}, {0: 30.0, 1: 30.1}, opt)
+    assert "no difference shown" in verdict("SA", "IMDN", mixed, 0.95)
+    worse = paired({0: 29.0, 1: 29.1}, {0: 30.0, 1: 30.0}, opt)
+    assert verdict("SAC", "IMDN", worse, 0.95).startswith("SAC is beaten by IMDN")
+    assert paired({0: 1.0}, {0: 2.0}, opt) is None  # one unit: no interval
+    assert bootstrap_interval([1.0, 1.0], 100, 0.95, 0) == (1.0, 1.0)
+    assert kendall_tau([1, 2, 3, 4], [1, 2, 3, 4]) == 1.0 and kendall_tau([1, 2, 3], [3, 2, 1]) == -1.0
+    assert kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)  # 5 concordant, 1 discordant
+
+
+def test_failure_flags_below_bicubic_and_non_finite():
+    bic = {"Set5": 33.7, "B100": 29.5}
+    assert failure({"Set5": 34.0, "B100": 29.6}, bic, ["Set5", "B100"]) is None
+    assert failure({"Set5": 33.0, "B100": 29.6}, bic, ["Set5", "B100"]).startswith("below bicubic: Set5 33.00")
+    assert failure({"Set5": float("nan"), "B100": 29.6}, bic, ["Set5"]) == "non-finite PSNR on Set5"
+    assert failure({"Set5": 33.0, "B100": 29.6}, bic, ["B100"]) is None  # only primary sets count
+
+
+def _row(label, group, family, units):
+    return {"space": "imdn", "label": label, "group": group, "family": family,
+            "units": {u: {"ok": v is not None, "primary": v} for u, v in units.items()}}
+
+
+def test_comparisons_pair_groups_by_unit():
+    opt = SimpleNamespace(stats=SimpleNamespace(bootstrap=1000, level=0.95, seed=0))
+    rows = [_row("SA s0", "SA", "searched", {0: 31.0}), _row("SA s1", "SA", "searched", {1: 31.2}),
+            _row("rs s0", "random search", "random search", {0: 30.0}),
+            _row("rs s1", "random search", "random search", {1: 30.1}),
+            _row("random 1", "random genotype", "random", {0: 31.5}),
+            _row("random 2", "random genotype", "random", {0: 30.5, 1: 30.9}),  # unit 0: mean of 31.5 and 30.5
+            _row("IMDN", "IMDN", "hand-designed", {0: 31.0, 1: None})]  # unit 1 failed: not ranked
+    comps = {(c["method"], c["baseline"]): c for c in comparisons(rows, opt)}
+    assert set(comps) == {("SA", "random search"), ("SA", "random genotype"), ("random search", "random genotype")}
+    assert comps[("SA", "random search")]["beats"] and comps[("SA", "random search")]["diff"]["n"] == 2
+    assert comps[("SA", "random genotype")]["diff"]["per_unit"] == pytest.approx({0: 0.0, 1: 0.3})
+    assert "no difference shown" in comps[("SA", "random genotype")]["sentence"]
+    assert comps[("random search", "random genotype")]["beaten"]
 
 
 SEARCH = """\
@@ -73,15 +118,27 @@ def _study(tmp_path, budget: int) -> str:
     return f"""\
 name: tiny
 experiments_root: {tmp_path / 'exps'}
-seeds: [3]
+seeds: [3, 4]
+protocol: ["declared before running"]
 spaces:
   - space: imdn
     params_budget: {budget}
+    params_tolerance: 0.5
     num_block: 1
-    search: {{opt: {tmp_path / 's.yml'}, methods: [{{name: sa, set: ["search.regularizers=[{{type: sa}}]"]}}]}}
-    random: {{n: 1, seed: 5}}
+    num_block_range: [1, 3]
+    search:
+      opt: {tmp_path / 's.yml'}
+      seeds: [0, 1]
+      methods:
+        - {{name: sa, set: ["search.regularizers=[{{type: sa}}]"]}}
+        - {{name: sb, set: ["search.regularizers=[{{type: sa}}]"],
+           reuse: "{tmp_path}/exps/tiny/searches/imdn-sa-s{{seed}}"}}
+    random: {{n: 2, seed: 5, retrain: one}}
+    random_search: {{seeds: [0, 1], seconds: 0.001, iters: 2, train_range: [1, 60], val_range: [90, 91]}}
 train: {{opt: {tmp_path / 't.yml'}}}
 bench: {{datasets: [Set5, NoSuchSet], max_images: {{Set5: 3}}}}
+stats: {{bootstrap: 200, fail_margin: 100}}
+stability: {{seeds: [3], factor: 2}}
 """
 
 
@@ -92,45 +149,94 @@ def test_tiny_study_runs_end_to_end_then_skips_everything(tmp_path, capsys):
     assert main(["study", "-opt", str(tmp_path / "study.yml"), "--no-progress"]) == 0
     root = tmp_path / "exps" / "tiny"
     data = json.loads((root / "study.json").read_text())
-    assert data["status"] == "complete" and data["missing_sets"] == ["NoSuchSet"] and data["sets"] == ["Set5"]
+    assert data["status"] == "complete" and data["missing_sets"] == ["NoSuchSet"] and data["primary_sets"] == ["Set5"]
     rows = {r["arch"]: r for r in data["spaces"][0]["archs"]}
-    assert {k: r["family"] for k, r in rows.items()} == {"imdn-sa": "searched", "imdn-random1": "random",
-                                                         "imdn-IMDN": "hand-designed"}
+    assert {k: (r["family"], r["group"], r["seeds"]) for k, r in rows.items()} == {
+        "imdn-sa-s0": ("searched", "SA", [3]), "imdn-sa-s1": ("searched", "SA", [4]),
+        "imdn-sb-s0": ("searched", "SB", [3]), "imdn-sb-s1": ("searched", "SB", [4]),
+        "imdn-rs-s0": ("random search", "random search", [3]), "imdn-rs-s1": ("random search", "random search", [4]),
+        "imdn-random1": ("random", "random genotype", [3]), "imdn-random2": ("random", "random genotype", [4]),
+        "imdn-IMDN": ("hand-designed", "IMDN", [3, 4])}
     for arch, r in rows.items():
-        assert r["params"] <= 5000 and r["macs"] > 0 and r["seeds"] == [3] and r["psnr"]["Set5"]["n"] == 1
-        assert r["num_feat"] == fit_width(Genotype.load(root / "genotypes" / f"{arch}.json"), 5000).num_feat
-        report = json.loads((root / "runs" / f"{arch}_seed3" / "report.json").read_text())
-        assert report["params"] == r["params"] and set(report["results"]) == {"Set5"}
-        assert report["results"]["Set5"]["images"] == 3  # bench.max_images
-    assert rows["imdn-IMDN"]["ops"] == ["conv3"] * 4 and rows["imdn-sa"]["search_seconds"] > 0
-    assert {(c["baseline_kind"], c["set"]) for c in data["comparisons"]} == {("best random", "Set5"),
-                                                                               ("hand-designed", "Set5")}
+        assert abs(r["params_deviation"]) <= 0.5 and all(u["ok"] for u in r["units"].values())
+        report = json.loads((root / "runs" / f"{arch}_seed{r['seeds'][0]}" / "report.json").read_text())
+        assert report["params"] == r["params"] and report["results"]["Set5"]["images"] == 3
+    # the reused searches are copies of the run ones; every search is flagged
+    assert rows["imdn-sb-s1"]["ops"] == rows["imdn-sa-s1"]["ops"]
+    assert data["stages"]["search/imdn-sb-s0"]["reused_from"].endswith("imdn-sa-s0")
+    assert all(rows[a]["decision"].startswith("NOT decided") for a in ("imdn-sa-s0", "imdn-sb-s1"))
+    w = json.loads((root / "random_search" / "imdn-rs-s0" / "winner.json").read_text())
+    assert w["candidates"] == 1 and w["budget_seconds"] == 0.0  # the budget rounds to 0: one candidate all the same
+    pairs = {(c["method"], c["baseline"]) for c in data["comparisons"]}
+    assert ("SA", "random search") in pairs and ("random search", "IMDN") in pairs and ("SA", "IMDN") in pairs
+    out = capsys.readouterr().out
+    assert all(c["sentence"] in out for c in data["comparisons"])
+    sp = data["spaces"][0]
+    assert sp["stability"]["n"] == 5  # the runs of unit 3: sa-s0, sb-s0, rs-s0, random1, IMDN
+    assert (root / "runs_long" / "imdn-IMDN_seed3" / "report.json").exists()
     md = (root / "study.md").read_text()
-    assert "NoSuchSet" in md and "Set5: the first 3 images" in md
-    # a tiny search does not decide, and every comparison of its network says so
-    assert rows["imdn-sa"]["search_decision"].startswith("NOT decided") and rows["imdn-IMDN"]["search_decision"] == "-"
-    assert "**SA (search NOT decided" in md and ") vs IMDN" in md
-    assert " beats " in md or "does not beat" in md
-    assert (root / "study.png").stat().st_size > 0
-    assert data["comparisons"][0]["sentence"] in capsys.readouterr().out
+    assert "declared before running" in md and "Kendall tau" in md and "What the search gains" in md
+    assert "Random search at equal cost" in md and "Wall time per stage" in md
 
-    watched = [root / "searches" / "imdn-sa" / "genotype.json"] + \
-        [p for a in rows for p in (root / "runs" / f"{a}_seed3").glob("*") if p.is_file()]
+    watched = [p for p in (root / "runs").rglob("*.json")]
     mtimes = {p: p.stat().st_mtime_ns for p in watched}
     assert main(["study", "-opt", str(tmp_path / "study.yml"), "--no-progress", "--publish",
                  str(tmp_path / "reports")]) == 0  # everything skipped
     assert {p: p.stat().st_mtime_ns for p in watched} == mtimes
     assert "](study_tiny.png)" in (tmp_path / "reports" / "study_tiny.md").read_text()
-    assert (tmp_path / "reports" / "study_tiny.png").exists()
-    again = json.loads((root / "study.json").read_text())
-    assert again["comparisons"] == json.loads(json.dumps(data["comparisons"])) and again["calls"] == 2
+    assert json.loads((root / "study.json").read_text())["calls"] == 2
 
     # other options under the same study name: refused before anything runs
     (tmp_path / "study.yml").write_text(_study(tmp_path, 20000))
     opt, raw = load_study_options(tmp_path / "study.yml")
     with pytest.raises(SrnasError, match="describes another network"):
         run_study(opt, raw, progress=False)
-    assert {p: p.stat().st_mtime_ns for p in watched} == mtimes
+
+
+def test_failed_training_is_retried_and_never_ranked(tmp_path):
+    (tmp_path / "t.yml").write_text(TRAIN)
+    (tmp_path / "study.yml").write_text(f"""\
+name: fails
+experiments_root: {tmp_path / 'exps'}
+seeds: [3]
+spaces:
+  - {{space: imdn, params_budget: 5000, num_block: 1, search: {{opt: {tmp_path / 't.yml'}, methods: []}},
+      random: {{n: 0}}}}
+train: {{opt: {tmp_path / 't.yml'}}}
+bench: {{datasets: [Set5], max_images: {{Set5: 2}}}}
+stats: {{retries: 1}}
+""")
+    opt, raw = load_study_options(tmp_path / "study.yml")
+    data = run_study(opt, raw, progress=False)  # 2 iterations: below bicubic, a failed training
+    unit = data["spaces"][0]["archs"][0]["units"][3]
+    assert not unit["ok"] and [f["seed"] for f in unit["failed"]] == [3, 1003]
+    assert unit["failed"][0]["why"].startswith("below bicubic: Set5")
+    assert data["status"] == "complete" and data["comparisons"] == []
+    assert "imdn-IMDN_seed3_retry1 (below bicubic" in (tmp_path / "exps" / "fails" / "study.md").read_text()
+
+
+def test_reuse_refuses_a_search_of_other_options(tmp_path):
+    from srnas.study.run import _reuse
+
+    (tmp_path / "s.yml").write_text(SEARCH)
+    src = tmp_path / "old_s0"
+    src.mkdir()
+    (src / "genotype.json").write_text("{}")
+    (src / "options.yml").write_text(SEARCH.replace("iters: 2", "iters: 3"))
+    (tmp_path / "study.yml").write_text(f"""\
+name: r
+experiments_root: {tmp_path / 'exps'}
+spaces:
+  - space: imdn
+    params_budget: 5000
+    num_block: 1
+    search: {{opt: {tmp_path / 's.yml'}, seeds: [0], methods: [{{name: sa, reuse: "{tmp_path}/old_s{{seed}}"}}]}}
+train: {{opt: {tmp_path / 's.yml'}}}
+""")
+    opt, _ = load_study_options(tmp_path / "study.yml")
+    a = plan(opt)[0]
+    with pytest.raises(SrnasError, match=r"differs from this study's search imdn-sa-s0 in \[.*'search'\]"):
+        _reuse(opt, a, tmp_path / "exps" / "r", tmp_path / "exps" / "r" / "searches" / a.id)
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "options" / "study").glob("*.yml")))
@@ -140,11 +246,15 @@ def test_shipped_study_files_validate(name, tmp_path):
     for a in archs:
         if a.family == "searched":
             s_opt, _ = search_options(opt, a, tmp_path)
-            assert (s_opt.network_g.type, s_opt.network_g.num_block) == (a.space.space, a.space.num_block)
+            assert s_opt.network_g.type == a.space.space
+            assert a.space.search.keep_depth or s_opt.network_g.num_block == a.space.num_block
     for s in opt.spaces:
         assert train_options(opt, s, "x", opt.seeds[0], None, tmp_path)[0].manual_seed == opt.seeds[0]
     fitted = baseline_genotypes(opt, archs, tmp_path)
-    assert len(fitted) == sum(a.family != "searched" for a in archs)
+    assert len(fitted) == sum(a.family not in ("searched", "random search") for a in archs)
     for path, g in fitted:
         space = next(s for s in opt.spaces if s.space == g.space)
-        assert g.info["params"] <= space.params_budget and g.num_block == space.num_block
+        if space.params_tolerance is None:
+            assert g.info["params"] <= space.params_budget and g.num_block == space.num_block
+        else:
+            assert abs(g.info["params"] / space.params_budget - 1) <= space.params_tolerance

@@ -1,352 +1,389 @@
-"""Shared setup of the small-scale CPU reproductions of SA-DARTS claims (``repro_*.py`` beside this file).
+"""Shared code of the small-scale CPU reproductions of SA-DARTS claims (``repro_*.py`` beside this file): one scale,
+one table of runs, the statistics and the generated verdicts.
 
-Every run is a plain ``srnas.search.loop.run_search`` call on options built with the public option schema
-(``srnas.config.schema.apply_overrides`` + ``build(SearchOptions, ...)``, i.e. what ``srnas search -opt ... --set``
-does). A run goes to ``<runs>/<group>/<method>_s<seed>/`` and is
+Protocol (issue 22): the positive control first (``repro_control.py``: plain DARTS must show, at this scale, the skip
+growth and the margin growth of DARTS' own papers), then each claim at the same scale with >= 3 seeds, one
+implementation for every run (``network_g.impl: fast``), results as JSON beside each report
+(``experiments/reports/repro_<claim>.json``); the Markdown and the plot are drawn from that JSON and the verdict is
+generated from its numbers by :func:`verdict`, never written by hand.
 
-* skipped when its ``summary.json`` exists (written once the search and the final Set5 evaluation are done),
-* resumed from its newest checkpoint when the folder exists without results (``run_search(resume=True)``; a
-  checkpoint every epoch, so an interruption loses less than one epoch).
+Scale (every run): the DLSR space with ``skip_connect`` and ``none`` added to its 9 candidates (11 columns), num_feat
+8, 3 cells (one (3, 11) alpha shared by the cells, plus DLSR's path logits), T91 (images 1-72 weight split, 73-91
+architecture split), x2, batches of 8 LR patches of 16x16, ``ITERS`` iterations = ``EPOCHS`` epochs of
+``EPOCH_LENGTH``, Adam w lr 1e-3 (cosine to 1e-5), Adam alpha lr 3e-3, betas (0.5, 0.999), first order, Algorithm 1
+order; alpha weight decay 1e-8 (SA-DARTS' SR baselines), 0 for SA, 1e-3 for the negative-init runs (NB201's); the
+dominant Hessian eigenvalue of L_val in alpha every 2 epochs in the runs whose report reads it (a fixed batch of its
+own stream, in eval mode: it does not change the trajectory). deviation: the alpha lr is 10x the papers' 3e-4,
+whose searches take 50 epochs of hundreds of steps; at 3e-4 Adam moves an alpha by at most ~0.4 in 1,200 steps.
 
-Scale (all scripts): T91 (images 1-72 weight split, 73-91 architecture split), x2, batches of 8 LR patches of 16x16,
-300 iterations = 12 "epochs" of 25 iterations, Adam w lr 1e-3 (cosine to 1e-5), Adam alpha lr 3e-3, betas
-(0.5, 0.999). The alpha lr is 10x the paper's 3e-4 (SA-DARTS §5, as DARTS): the paper's searches take 50 epochs of
-hundreds of steps, these 300 steps; at 3e-4 Adam could move an alpha by at most ~0.1 in 300 steps, so the alphas would
-hardly leave their initialisation (the shipped T91 option files, ``options/search/quickstart.yml``, use 3e-3 too).
+Runs go to ``experiments/reproductions/runs/<run>_s<seed>/`` (options, ``alphas.jsonl`` and ``genotype.json`` are
+committed; checkpoints are not). A run is skipped when its ``genotype.json`` exists and resumed from its newest
+checkpoint (one per epoch) when its folder exists without it.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import fcntl
 import json
-import logging
 import math
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
 REPORTS = REPO / "experiments" / "reports"
-RUNS = REPO / "experiments" / "reproductions_runs"  # git-ignored (/experiments/*)
-VERDICTS = HERE / "verdicts"
+RUNS = REPO / "experiments" / "reproductions" / "runs"
 
-ITERS, EPOCH_LENGTH = 300, 25
-SMOKE = {"iters": 4, "epoch_length": 1, "num_feat": 8, "batch": 2, "seeds": [0]}  # --smoke: seconds, not a result
+SEEDS = [0, 1, 2]
+EPOCH_LENGTH, EPOCHS = 50, 24  # sized from the pilots: ~0.5 s per iteration on one thread (see repro_control)
+ITERS = EPOCH_LENGTH * EPOCHS
+IMPL = "fast"  # network_g.impl of every run (the fused mixed op; exact to rounding against "naive")
+SMOKE = {"iters": 4, "epoch_length": 2, "batch": 2, "seeds": [0]}  # --smoke: seconds, not a result
+PRIMITIVES = ["conv_1x1", "conv_3x3", "conv_5x5", "conv_7x7", "sep_conv_3x3", "sep_conv_5x5", "sep_conv_7x7",
+              "dil_conv_3x3", "dil_conv_5x5", "skip_connect", "none"]
+SKIP = PRIMITIVES.index("skip_connect")
+PARAMETRIC = [i for i, p in enumerate(PRIMITIVES) if p not in ("skip_connect", "none")]
+WD_SR = "search.optim_alpha.weight_decay=1e-8"  # alpha weight decay of SA-DARTS' SR baselines (method notes §1.6)
+WD_NB201 = "search.optim_alpha.weight_decay=0.001"  # DARTS' own (quark0/darts) and SA-DARTS' NB201 baselines'
+HESSIAN = "search.hessian={every_epochs: 2}"  # R-DARTS: every 2 epochs; only where a report reads it (cost)
+SKIP_WARMUP = 0.3  # skip-biased init: alpha frozen for the first 30 % of the epochs (SA-DARTS Fig. 4: 15 of 50)
 
-# the alpha-step methods shared by the scripts (SA-DARTS §6 baselines): --set style overrides of the base options
-METHODS: dict[str, list[str]] = {
-    "DARTS": [],  # alpha wd: 1e-8 (srnas default without SA)
-    "Beta": ["search.regularizers=[{type: beta_decay, lambda_max: 50, schedule: linear}]"],  # lambda = 50 e/E
-    "SA": ["search.regularizers=[{type: sa, nu: 1.0, lambda_slope: 0.2}]"],  # Eq. 8, lambda_e = e/5; alpha wd 0
-    "SDARTS-RS": ["search.sdarts={mode: rs, eps_min: 0.03, eps_max: 0.3}"],  # eps 0.03 -> 0.3 over the epochs
+# every run of every report: name -> --set style overrides of the base options (one search per seed)
+RUN_TABLE: dict[str, list[str]] = {
+    "darts": [WD_SR, HESSIAN],  # the positive control; also DARTS in the top-2 and Hessian reports
+    "beta": [WD_SR, "search.regularizers=[{type: beta_decay, lambda_max: 50, schedule: linear}]"],  # 50 e/E
+    "sa": ["search.optim_alpha.weight_decay=0.0", "search.regularizers=[{type: sa, nu: 1.0, lambda_slope: 0.2}]",
+           HESSIAN],  # Eq. 8, lambda_e = e/5, no alpha weight decay (SA-DARTS §1.6)
+    "sdarts_rs": [WD_SR, "search.sdarts={mode: rs, eps_min: 0.03, eps_max: 0.3}", HESSIAN],
+    # SA-DARTS Table 8 is NB201 with DARTS' alpha weight decay 1e-3, the only way a constant offset can act
+    "neg_c-1": [WD_NB201, "search.alpha_init={mode: negative, std: 0.001, offset: -1.0}"],
+    "neg_c-5": [WD_NB201, "search.alpha_init={mode: negative, std: 0.001, offset: -5.0}"],
 }
-IMPL_NAMES = {"naive": "loop", "fast": "fused"}  # network_g.impl -> the reports' "impl" column
+for _m in ("darts", "beta", "sa"):  # SA-DARTS Fig. 4: +0.1 on skip in every row, alpha frozen during a warm-up
+    RUN_TABLE[f"skip_{_m}"] = [o for o in RUN_TABLE[_m] if o != HESSIAN] + [
+        "search.alpha_init={mode: biased, std: 0.001, bias_op: skip_connect, bias: 0.1}", "search.warmup_epochs=WARMUP"]
+LABELS = {"darts": "DARTS", "beta": "Beta", "sa": "SA", "sdarts_rs": "SDARTS-RS", "neg_c-1": "c = -1",
+          "neg_c-5": "c = -5", "skip_darts": "DARTS", "skip_beta": "Beta", "skip_sa": "SA"}
 
-log = logging.getLogger("repro")
 
-
-# ---- command line ---------------------------------------------------------------------------------------------------
-def parse_args(doc: str, argv: Optional[Sequence[str]], seeds: list[int]) -> argparse.Namespace:
-    """The common CLI: ``--out``, ``--runs``, ``--seeds``, ``--iters``, ``--smoke``, ``--impl``, ``--report-only``."""
+# ---- command line and options ---------------------------------------------------------------------------------------
+def parse_args(doc: str, argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
-    p.add_argument("--out", type=Path, default=None, help="report folder (default experiments/reports; "
-                   "--smoke: a new temporary folder)")
-    p.add_argument("--runs", type=Path, default=None, help="run folders (default experiments/reproductions_runs; "
+    p.add_argument("--out", type=Path, default=None, help="report folder (default experiments/reports; --smoke: a "
+                   "new temporary folder)")
+    p.add_argument("--runs", type=Path, default=None, help="run folders (default experiments/reproductions/runs; "
                    "--smoke: <out>/runs)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help=f"default {seeds}")
-    p.add_argument("--iters", type=int, default=None, help=f"search iterations per run (default {ITERS})")
-    p.add_argument("--smoke", action="store_true", help=f"tiny check of the script: {SMOKE}")
-    p.add_argument("--impl", choices=["fast", "naive"], default="fast",
-                   help="network_g.impl of new runs (fast: fused mixed op; naive: the candidate loop)")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    p.add_argument("--report-only", action="store_true", help="write the report from the finished runs only")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help=f"default {SEEDS}")
+    p.add_argument("--smoke", action="store_true", help=f"tiny check of the scripts: {SMOKE}")
+    p.add_argument("--report-only", action="store_true", help="no new searches: the report from the finished runs")
+    p.add_argument("--from-json", action="store_true", help="redraw the report and plot from its JSON only")
     args = p.parse_args(argv)
     args.argv = list(argv if argv is not None else sys.argv[1:])
     if args.smoke:
         args.out = args.out or Path(tempfile.mkdtemp(prefix="repro_smoke_"))
-        args.seeds = args.seeds or SMOKE["seeds"]
-        args.iters = args.iters or SMOKE["iters"]
-        args.epoch_length, args.num_feat, args.batch = SMOKE["epoch_length"], SMOKE["num_feat"], SMOKE["batch"]
-    else:
-        args.seeds = args.seeds or seeds
-        args.iters = args.iters or ITERS
-        args.epoch_length, args.num_feat, args.batch = EPOCH_LENGTH, 16, 8
     args.out = args.out or REPORTS
     args.runs = args.runs or (args.out / "runs" if args.smoke else RUNS)
-    args.epochs = math.ceil(args.iters / args.epoch_length)
+    args.seeds = args.seeds or (SMOKE["seeds"] if args.smoke else SEEDS)
+    args.iters, args.epoch_length = (SMOKE["iters"], SMOKE["epoch_length"]) if args.smoke else (ITERS, EPOCH_LENGTH)
+    args.epochs = args.iters // args.epoch_length
     args.t0 = time.perf_counter()
     return args
 
 
-def command_line(script: str, args: argparse.Namespace) -> str:
-    return " ".join(["nice -n 5 .venv/bin/python", f"experiments/reproductions/{script}", *args.argv])
-
-
-# ---- options --------------------------------------------------------------------------------------------------------
-def base_options(space: str, args: argparse.Namespace, num_block: int) -> dict[str, Any]:
+def base_options(args: argparse.Namespace) -> dict[str, Any]:
     """The raw option dict shared by every run (the shape of ``options/search/*.yml``)."""
-    # --smoke reads only the few images it uses (preload: false) instead of decoding and downscaling all 91
-    ckpt_every = max(args.iters // 2, 1) if args.smoke else args.epoch_length  # every epoch (--smoke: twice)
-    split = {"hr_dir": "datasets/T91", "lq_patch": 16, "batch_size": args.batch, "preload": not args.smoke}
+    batch = SMOKE["batch"] if args.smoke else 8
+    split = {"hr_dir": "datasets/T91", "lq_patch": 16, "batch_size": batch, "preload": not args.smoke}
     return {
-        "name": "run", "scale": 2, "manual_seed": 0, "device": args.device,
-        "network_g": {"type": space, "num_feat": args.num_feat, "num_block": num_block, "partial_k": 1,
-                      "impl": args.impl},
+        "name": "run", "scale": 2, "manual_seed": 0, "device": "cpu",
+        "network_g": {"type": "dlsr", "num_feat": 8, "num_block": 3, "partial_k": 1, "impl": IMPL,
+                      "primitives": list(PRIMITIVES)},
         "datasets": {"train": {**split, "index_range": [1, 72]}, "arch": {**split, "index_range": [73, 91]},
-                     "val": None},  # records every epoch; Set5 once at the end (_write_summary)
+                     "val": None},
         "search": {
             "iters": args.iters, "epoch_length": args.epoch_length, "warmup_epochs": 0, "order": "darts",
             "alpha_init": {"mode": "random", "std": 1e-3},
             "optim_w": {"type": "Adam", "lr": 1e-3, "weight_decay": 1e-8},
-            "optim_alpha": {"type": "Adam", "lr": 3e-3, "betas": [0.5, 0.999]},  # weight_decay: the method's
+            "optim_alpha": {"type": "Adam", "lr": 3e-3, "betas": [0.5, 0.999]},  # weight_decay: the run's
             "scheduler": {"type": "CosineAnnealingLR", "eta_min": 1e-5},
             "regularizers": [],
         },
-        "logger": {"print_freq": 25, "save_checkpoint_freq": ckpt_every, "keep_checkpoints": 2, "use_tb_logger": False},
+        "logger": {"print_freq": 50, "save_checkpoint_freq": args.epoch_length, "keep_checkpoints": 2,
+                   "use_tb_logger": False},
     }
 
 
-def make_options(base: dict[str, Any], overrides: Sequence[str], root: Path, name: str, seed: int):
-    """``base`` + ``overrides`` (``--set`` syntax) -> ``(SearchOptions, raw dict)``, validated by the schema."""
+def make_options(args: argparse.Namespace, run: str, seed: int):
+    """The typed options and raw dict of run ``run`` with ``seed`` (``srnas search --set`` semantics)."""
     from srnas.config.schema import apply_overrides, build
     from srnas.config.search import SearchOptions
 
-    raw = apply_overrides(copy.deepcopy(base), [*overrides, f"name={name}", f"manual_seed={seed}",
-                                                f"path.experiments_root={root}"])
-    return build(SearchOptions, raw, source=f"{root / name}"), raw
-
-
-def imdn_base(args: argparse.Namespace) -> dict[str, Any]:
-    """The IMDN-space runs of repro_top2_margin.py, shared with repro_hessian.py: 2 IMD blocks, 12 candidates, one
-    (4, 12) alpha shared by the blocks, no warm-up, the Hessian eigenvalue logged every 2 epochs (R-DARTS)."""
-    base = base_options("imdn", args, num_block=2)
-    base["search"]["hessian"] = {"every_epochs": 2}
-    return base
-
-
-IMDN_GROUP = "top2_margin"  # run folder of the DARTS / Beta / SA runs of both scripts
-
-
-def slug(label: str) -> str:
-    return label.lower().replace("-", "_")
-
-
-def imdn_runs(args: argparse.Namespace, labels: Sequence[str]) -> list["Run"]:
-    """The IMDN runs of ``labels``: DARTS / Beta / SA in ``<runs>/top2_margin``, SDARTS-RS in ``<runs>/hessian``.
-    Seed-major, so an interrupted invocation leaves every method with the same seeds done."""
-    base, runs = imdn_base(args), []
-    for seed in args.seeds:
-        for label in labels:
-            group = "hessian" if label == "SDARTS-RS" else IMDN_GROUP
-            run = run_once(label, seed, base, METHODS[label], args.runs / group, slug(label), args)
-            if run is not None:
-                runs.append(run)
-    return runs
+    warmup = str(max(1, round(SKIP_WARMUP * args.epochs)))
+    sets = [s.replace("=WARMUP", f"={warmup}") for s in RUN_TABLE[run]]
+    raw = apply_overrides(copy.deepcopy(base_options(args)), [*sets, f"name={run}_s{seed}", f"manual_seed={seed}",
+                                                              f"path.experiments_root={args.runs}"])
+    return build(SearchOptions, raw, source=str(args.runs / f"{run}_s{seed}")), raw
 
 
 # ---- runs -----------------------------------------------------------------------------------------------------------
-@dataclass
-class Run:
-    """One finished search: its options, per-epoch records (``alphas.jsonl``) and ``summary.json``."""
-
-    label: Any  # method name, or the alpha offset c (repro_negative_init.py)
-    seed: int
-    dir: Path
-    records: list[dict] = field(default_factory=list)
-    summary: dict = field(default_factory=dict)
-
-    @property
-    def final(self) -> dict:
-        return self.records[-1]
-
-    def epochs(self) -> list[int]:
-        return [r["epoch"] for r in self.records]
+def run_dir(args: argparse.Namespace, run: str, seed: int) -> Path:
+    return args.runs / f"{run}_s{seed}"
 
 
-def _same_setup(run_dir: Path, raw: dict) -> None:
-    """Refuse to reuse or resume a folder made with other options (``network_g.impl`` may differ: the reports' impl
-    column)."""
+def ensure_run(args: argparse.Namespace, run: str, seed: int) -> bool:
+    """Search ``run`` with ``seed`` unless done (resume if started); True once it is finished."""
     from srnas.errors import SrnasError
-
-    path = run_dir / "options.yml"
-    if not path.exists():
-        return
-    old = yaml.safe_load(path.read_text())
-    strip = lambda d: {**d, "network_g": {k: v for k, v in d["network_g"].items() if k != "impl"}}  # noqa: E731
-    if strip(old) != strip(raw):
-        raise SrnasError(f"{run_dir}: made with other options than this invocation's; delete it or use --runs")
-
-
-def run_once(label: str, seed: int, base: dict, overrides: Sequence[str], root: Path, slug: str,
-             args: argparse.Namespace, psnr: bool = True) -> Optional[Run]:
-    """Run (skip if done, resume if interrupted) the search ``<root>/<slug>_s<seed>``; None if its search is
-    unfinished and ``--report-only``. ``psnr``: also measure the final supernet on Set5."""
     from srnas.search.loop import run_search
 
-    name = f"{slug}_s{seed}"
-    run_dir = root / name
-    opt, raw = make_options(base, overrides, root, name, seed)
-    _same_setup(run_dir, raw)
-    if not (run_dir / "summary.json").exists():
-        if not (run_dir / "genotype.json").exists():
-            if args.report_only:
-                return None
-            resume = run_dir.is_dir()
-            log.info("%s %s: %s", "resuming" if resume else "running", name, run_dir)
-            run_search(opt, raw, option_file=None, resume=resume, progress=sys.stderr.isatty())
-        _write_summary(run_dir, opt, psnr)
-    return load_run(label, seed, run_dir)
+    d = run_dir(args, run, seed)
+    opt, raw = make_options(args, run, seed)
+    if (d / "options.yml").exists() and yaml.safe_load((d / "options.yml").read_text()) != raw:
+        raise SrnasError(f"{d}: made with other options than this script's; delete it or use --runs")
+    if not (d / "genotype.json").exists() and not args.report_only:
+        print(f"{'resuming' if d.is_dir() else 'running'} {d}", flush=True)
+        run_search(opt, raw, option_file=None, resume=d.is_dir(), progress=sys.stderr.isatty())
+    return (d / "genotype.json").exists()
 
 
-def _write_summary(run_dir: Path, opt, psnr: bool) -> None:
-    """After the search: the final supernet's Set5 PSNR, the Hessian eigenvalues, the impl(s), the search time."""
-    import torch
-
-    from srnas.archs.genotype import Genotype
-    from srnas.data import BenchmarkDataset
-    from srnas.eval.bench import evaluate
-    from srnas.utils.device import select_device
-    from srnas.search.spaces import build_supernet
-    from srnas.utils.checkpoint import find_latest
-    from srnas.utils.experiment import resolve_path
-    from srnas.utils.files import atomic_write_text
-
-    genotype = Genotype.load(run_dir / "genotype.json")
-    state = {"history": {}}
-    if psnr or opt.search.hessian:  # the final supernet and the eigenvalues are in the last checkpoint
-        path, state = find_latest(run_dir / "checkpoints")
-        if int(state["step"]) != opt.search.iters:
-            raise RuntimeError(f"{path}: the newest checkpoint is not the final one")
-    set5 = None
-    if psnr:
-        device = select_device(opt.device)
-        net = build_supernet(opt)
-        net.load_state_dict(state["model"])
-        net.to(device).eval()  # the supernet with softmax mixing, as srnas validates it during a search
-        with torch.no_grad():
-            set5 = evaluate(net, BenchmarkDataset(resolve_path("datasets/benchmark"), "Set5", opt.scale), opt.scale,
-                            device, ssim=False)["psnr"]
-    impls = []
-    for f in sorted(run_dir.glob("options*.yml"), key=lambda p: p.stat().st_mtime):  # one per start / resume
-        impl = IMPL_NAMES[(yaml.safe_load(f.read_text())["network_g"] or {}).get("impl", "fast")]
-        if impl not in impls:
-            impls.append(impl)
-    summary = {"psnr_set5": set5, "eigenvalues": state["history"].get("eigenvalues", []),
-               "impl": "+".join(impls), "search_seconds": genotype.info["search_seconds"],
-               "ops": list(genotype.ops[0]), "primitives": list(genotype.primitives or [])}
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=1) + "\n")
+def summarize(d: Path) -> dict[str, Any]:
+    """A finished run's numbers: per-epoch softmax weights of skip and of the best parametric op (per row), the top-2
+    margin, the Hessian eigenvalues, the final ops, the impl and the search time."""
+    records = [json.loads(ln) for ln in (d / "alphas.jsonl").read_text().splitlines() if ln]
+    info = json.loads((d / "genotype.json").read_text())["info"]
+    rows = [rec["alphas"][0] for rec in records]
+    return {
+        "epochs": [rec["epoch"] for rec in records],
+        "skip": [[r[SKIP] for r in rs] for rs in rows],
+        "param": [[max(r[i] for i in PARAMETRIC) for r in rs] for rs in rows],
+        "margin": [rec["top2_margin"] for rec in records],
+        "eigenvalues": info.get("hessian_eigenvalues", []),
+        "ops": records[-1]["genotype"]["ops"],  # one op per row (the alpha is shared by the cells)
+        "last_change_epoch": records[-1]["last_change_epoch"],
+        "impl": (yaml.safe_load((d / "options.yml").read_text())["network_g"] or {}).get("impl"),
+        "search_seconds": info["search_seconds"],
+    }
 
 
-def load_run(label: str, seed: int, run_dir: Path) -> Run:
-    records = [json.loads(ln) for ln in (run_dir / "alphas.jsonl").read_text().splitlines() if ln]
-    return Run(label, seed, run_dir, records, json.loads((run_dir / "summary.json").read_text()))
+def collect(args: argparse.Namespace, runs: Sequence[str]) -> dict[str, dict[int, dict]]:
+    """Run (unless ``--report-only``) and summarise ``runs`` x seeds, seed-major (an interrupted invocation leaves
+    every run with the same seeds done): ``{run: {seed: summary}}`` of the finished ones."""
+    out: dict[str, dict[int, dict]] = {r: {} for r in runs}
+    for seed in args.seeds:
+        for run in runs:
+            if ensure_run(args, run, seed):
+                out[run][seed] = summarize(run_dir(args, run, seed))
+    return out
 
 
-# ---- numbers --------------------------------------------------------------------------------------------------------
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample std (ddof 1; 0 for one value)."""
-    n = len(values)
-    if n == 0:
-        return float("nan"), float("nan")
-    m = sum(values) / n
-    return m, (math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0)
+@contextmanager
+def lock(root: Path):
+    """One searching process per run folder: a second invocation fails at once instead of racing the first."""
+    from srnas.errors import SrnasError
+
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SrnasError(f"{root}: another reproduction process is running (see {root / '.lock'})") from None
+        yield
 
 
-def pm(values: Sequence[float], fmt: str) -> str:
+# ---- statistics: srnas.study's bootstrap; the rest here (could fold into srnas/study/stats.py) ---------------------
+def interval(values: Sequence[float], level: float = 0.95, n_boot: int = 10000, seed: int = 0) -> dict[str, Any]:
+    """Mean and percentile-bootstrap interval of the mean over seeds (``srnas.study.stats.bootstrap_interval``, the
+    study's). With 3 values it is about their range, so it excludes 0 only when every seed has the same sign."""
+    import statistics
+
+    from srnas.study.stats import bootstrap_interval
+
     if not values:
-        return "-"
-    m, s = mean_std(values)
-    return f"{m:{fmt}} ± {s:{fmt}}"
+        return {"n": 0, "mean": None, "lo": None, "hi": None, "sd": None}
+    lo, hi = bootstrap_interval(list(values), n_boot, level, seed)
+    return {"n": len(values), "mean": statistics.fmean(values), "lo": lo, "hi": hi,
+            "sd": statistics.stdev(values) if len(values) > 1 else None}
 
 
-def genotype_changes(run: Run) -> int:
-    """Epochs at which the derived ops differ from the previous epoch's (the first record starts the count)."""
-    ops = [r["genotype"]["ops"] for r in run.records]
-    return sum(a != b for a, b in zip(ops, ops[1:]))
+def compare(name: str, diffs: dict[int, float], direction: int, unit: str = "") -> dict[str, Any]:
+    """One claimed inequality ``diff * direction > 0`` checked over seeds. ``diffs``: per seed, a paired difference
+    (same seed = same data order and weight init) or a value minus a threshold."""
+    iv = interval(list(diffs.values()))
+    if iv["n"] < 3:
+        decision = "too few seeds"
+    elif iv["lo"] > 0 or iv["hi"] < 0:
+        decision = "supports" if (iv["lo"] > 0) == (direction > 0) else "contradicts"
+    else:
+        decision = "undecided"
+    need = None  # seeds for the interval to exclude 0 at the observed effect (normal approximation)
+    if decision == "undecided" and iv["sd"] and iv["mean"]:
+        need = math.ceil((1.96 * iv["sd"] / abs(iv["mean"])) ** 2)
+    return {"name": name, "direction": direction, "unit": unit, "per_seed": {str(k): v for k, v in diffs.items()},
+            **iv, "decision": decision, "seeds_needed": need}
 
 
-# ---- report ---------------------------------------------------------------------------------------------------------
+def paired(a: dict[int, float], b: dict[int, float]) -> dict[int, float]:
+    return {s: a[s] - b[s] for s in sorted(set(a) & set(b))}
+
+
+def fmt(x: Optional[float]) -> str:
+    return "-" if x is None else f"{x:+.3g}"
+
+
+def comparison_text(c: dict[str, Any]) -> str:
+    if c["n"] == 0:
+        return f"{c['name']}: no finished seeds"
+    need = f"; about {c['seeds_needed']} seeds would decide at this effect" if c["seeds_needed"] else ""
+    return (f"{c['name']}: {fmt(c['mean'])}{c['unit']} [{fmt(c['lo'])}, {fmt(c['hi'])}] over {c['n']} seeds "
+            f"({c['decision']}{need})")
+
+
+def verdict(control: dict[str, Any], comparisons: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """The generated verdict: "reproduced" only if the control passed and every comparison's interval supports the
+    claim; "not reproduced" only if the control passed and some interval contradicts it; otherwise "inconclusive at
+    this scale", with what it would need."""
+    decisions = [c["decision"] for c in comparisons]
+    if control["status"] != "pass":
+        word = "inconclusive at this scale"
+        why = f"the positive control {'is not finished' if control['status'] == 'in progress' else 'failed'}" \
+              f" (`repro_control.md`). Needed: {control['needs']}"
+    elif "contradicts" in decisions:
+        word, why = "not reproduced", "an interval over seeds excludes the claimed direction"
+    elif decisions and all(d == "supports" for d in decisions):
+        word, why = "reproduced", "the positive control passed and every interval excludes 0 in the claimed direction"
+    else:
+        word = "inconclusive at this scale"
+        seeds = [c["seeds_needed"] for c in comparisons if c["seeds_needed"]]
+        why = "the positive control passed but no interval decides" + (
+            f"; about {max(seeds)} seeds would at the observed effects" if seeds else "")
+    body = "; ".join(comparison_text(c) for c in comparisons)
+    return {"verdict": word, "text": f"**{word[0].upper() + word[1:]}**: {why}.\n\nThe claim's checks: {body}."}
+
+
+# ---- reports --------------------------------------------------------------------------------------------------------
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
-def wall_line(runs: Sequence[Run], args: argparse.Namespace, per_run_note: str = "") -> str:
-    total = sum(r.summary["search_seconds"] for r in runs)
-    per = total / len(runs) if runs else 0.0
-    now = (time.perf_counter() - args.t0) / 60
-    return (f"Wall time: {len(runs)} runs, {total / 60:.1f} min of search in total ({per:.0f} s per run"
-            f"{per_run_note}; this invocation {now:.1f} min).")
+def command_line(script: str, args: argparse.Namespace) -> str:
+    """The command that runs (or resumes) this report's searches: this invocation's, without the redraw flags."""
+    argv = [a for a in args.argv if a not in ("--report-only", "--from-json")]
+    return " ".join(["OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python", f"experiments/reproductions/{script}.py", *argv])
 
 
-def subplots(*args, **kwargs):
-    """``matplotlib.pyplot.subplots`` on the Agg backend (no display needed)."""
+def setup_lines(args: argparse.Namespace) -> list[str]:
+    return [f"DLSR space with `skip_connect` and `none` added (11 candidates), num_feat 8, 3 cells (one (3, 11) alpha "
+            f"shared by the cells), T91 split 1-72 / 73-91, x2, batch {SMOKE['batch'] if args.smoke else 8} of 16x16 "
+            f"LR patches, {args.iters} iterations = {args.epochs} epochs of {args.epoch_length}; Adam w lr 1e-3 "
+            "(cosine), Adam alpha lr 3e-3 (10x the papers', see `_common.py`), first order, Algorithm 1 order; "
+            "alpha weight decay 1e-8 (SA-DARTS' SR baselines), 0 for SA, 1e-3 for the negative-init runs; "
+            f"`network_g.impl: {IMPL}` for every run.",
+            f"Seeds {args.seeds}; intervals are 95 % percentile bootstraps over seeds of per-seed (paired) values."]
+
+
+def build_report(script: str, doc_fn: Callable, runs: Sequence[str], args: argparse.Namespace) -> dict[str, Any]:
+    """Run / collect ``runs`` (and the control's DARTS runs) and build the report's JSON document."""
+    from repro_control import control_result  # the control's definition lives in its own script
+
+    data = collect(args, list(dict.fromkeys(["darts", *runs])))
+    control = control_result(data["darts"], args.seeds, args.epochs)
+    doc = {"report": script, "command": command_line(script, args), "setup": setup_lines(args),
+           "control": control, "progress": {"done": sum(len(data[r]) for r in runs),
+                                            "total": len(runs) * len(args.seeds)},
+           "runs": {r: {str(s): v for s, v in data[r].items()} for r in runs},
+           "stages": [{"stage": f"{r} searches", "runs": len(data[r]),
+                       "seconds": round(sum(v["search_seconds"] for v in data[r].values()), 1)} for r in runs]}
+    doc.update(doc_fn(data, control, args))
+    if "comparisons" in doc:
+        doc["verdict"] = verdict(control, doc["comparisons"])
+    doc["stages"].append({"stage": "this invocation (incl. report)", "seconds": round(time.perf_counter() - args.t0,
+                                                                                        1)})
+    return doc
+
+
+def render(doc: dict[str, Any]) -> str:
+    """The Markdown report: a pure function of the JSON document."""
+    p, c = doc["progress"], doc["control"]
+    prog = "" if p["done"] == p["total"] else f"**In progress: {p['done']} of {p['total']} runs finished**; the " \
+                                              "numbers and the verdict below use only those.\n\n"
+    stages = "; ".join(f"{s['stage']}: {s['seconds'] / 60:.1f} min" + (f" (n = {s['runs']})" if "runs" in s else "")
+                       for s in doc["stages"])
+    parts = [f"# Reproduction: {doc['title']}", prog + doc["claim"], "## Setup (scaled to 2 CPU cores)",
+             "\n".join(f"- {x}" for x in doc["setup"] + doc.get("extra_setup", [])),
+             f"Command (resumable, skip-if-done; `--report-only` redraws from the finished runs, `--from-json` from "
+             f"`{doc['report']}.json`):\n\n```\n{doc['command']}\n```", f"Wall time per stage: {stages}.",
+             f"Positive control (`repro_control.md`): **{c['status']}** ({c['runs_done']} of {c['runs_total']} DARTS "
+             f"runs). {c['summary']}.", "## Results", f"![plot]({doc['report']}.png)"]
+    for t in doc["tables"]:
+        parts += [t["caption"], table(t["header"], t["rows"])]
+    if "verdict" in doc:
+        parts += ["## Verdict (generated from the JSON)", doc["verdict"]["text"]]
+    return "\n\n".join(parts) + "\n"
+
+
+def subplots(*a, **k):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt.subplots(*args, **kwargs)
+    return plt.subplots(*a, **k)
 
 
-def save_figure(fig, path: Path) -> None:
+def draw_lines(path: Path, panels: Sequence[dict]) -> None:
+    """One panel per dict ``{title, ylabel, log, series: [(label, color, xs, ys), ...]}`` side by side."""
     import matplotlib.pyplot as plt
 
+    fig, axes = subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        seen = set()
+        for label, color, xs, ys in panel["series"]:
+            ax.plot(xs, ys, color=f"C{color}", label=None if label in seen else label, marker=".")
+            seen.add(label)
+        if panel.get("log"):
+            ax.set_yscale("log")
+        ax.set(title=panel["title"], xlabel="epoch", ylabel=panel["ylabel"])
+        ax.title.set_fontsize(10)
+        if seen:
+            ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
-def report_head(title: str, claim: str, setup_md: str, report: str, args: argparse.Namespace, runs: Sequence[Run],
-                command_note: str = "", wall_note: str = "") -> str:
-    """The common top of a report: title, claim, setup, the command that reproduces it and the wall time."""
-    return f"""# Reproduction: {title}
-
-{claim}
-
-{setup_md}
-
-Command (resumable; reruns skip finished runs{command_note}):
-
-```
-{command_line(report + ".py", args)}
-```
-
-{wall_line(runs, args, wall_note)}"""
-
-
-def verdict(report: str, summary: str) -> str:
-    """The Verdict section: the hand-written verdict of ``verdicts/<report>.md`` (if any), then the line generated
-    from the numbers of this invocation."""
-    path = VERDICTS / f"{report}.md"
-    if path.exists() and path.read_text().strip():
-        return f"{path.read_text().strip()}\n\nGenerated from the tables above: {summary}"
-    return summary
-
-
-def write_report(args: argparse.Namespace, report: str, markdown: str, figure: Callable[[Path], None]) -> Path:
-    args.out.mkdir(parents=True, exist_ok=True)
-    figure(args.out / f"{report}.png")
-    md = args.out / f"{report}.md"
-    md.write_text(markdown.rstrip("\n") + "\n")
-    print(f"wrote {md} and {report}.png")
+def main(argv: Optional[Sequence[str]], script: str, doc_fn: Callable, runs: Sequence[str],
+         draw: Callable[[dict, Path], None]) -> Path:
+    """A report script: run what is missing, write ``<out>/<script>.json`` and draw ``.md`` and ``.png`` from it."""
+    args = parse_args(doc_fn.__globals__["__doc__"], argv)
+    path = args.out / f"{script}.json"
+    if args.from_json:
+        doc = json.loads(path.read_text())
+    else:
+        with (lock(args.runs) if not args.report_only else nullcontext()):
+            doc = build_report(script, doc_fn, runs, args)
+        args.out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc, indent=1) + "\n")
+    draw(doc, args.out / f"{script}.png")
+    md = args.out / f"{script}.md"
+    md.write_text(render(doc))
+    print(f"wrote {md}, {script}.json and {script}.png", flush=True)
     return md
 
 
-def cli(main: Callable[[], Any]) -> None:
-    """Run a script's ``main`` from the command line: INFO logging, one-line errors (exit 2)."""
+def cli(fn: Callable[[], Any]) -> None:
+    import logging
+
     from srnas.errors import SrnasError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
-        main()
-    except SrnasError as e:  # includes srnas.errors.Interrupted (Ctrl-C: checkpoint saved, rerun to resume)
+        fn()
+    except SrnasError as e:  # includes srnas.errors.Interrupted (checkpoint saved: rerun to resume)
         print(f"error: {e}", file=sys.stderr)
         sys.exit(130 if e.__class__.__name__ == "Interrupted" else 2)

@@ -25,7 +25,7 @@ DLSR_X2_CONNECTIONS = ((1, 2), (2, 3), (2, 4), (4, 5))
 DLSR_SPACE = register_space(SpaceSpec(
     name="dlsr", primitives=DLSR_PRIMITIVES, ops=DLSR_PRIMITIVES + EXTRA_PRIMITIVES + CONTROL_PRIMITIVES,
     block=DLSRCell, num_feat=48, path_top_k=2, min_lq=ESA_MIN_LQ, min_lq_why="ESA",
-    hand_designed=(("DLSR", "options/genotypes/dlsr_x2_released.json"),)))
+    hand_designed=(("DLSR", "options/genotypes/dlsr_x2_released.json"),), published_nas=("DLSR",)))
 
 
 @ARCHS.register("dlsr")

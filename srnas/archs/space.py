@@ -34,7 +34,9 @@ class SpaceSpec:
         path_top_k: network-level connections: 0 = none (a chain); k = cells i >= 3 take their inputs from earlier
             cells, k of them in a derived (or randomly drawn) genotype (DLSR: top-2, brief §1.3).
         min_lq: the smallest LR side the networks run on, and ``min_lq_why`` the layer that needs it (DLSR: ESA).
-        hand_designed: ``(row name, genotype file)`` of the space's hand-designed networks (study baselines).
+        hand_designed: ``(row name, genotype file)`` of the space's fixed networks (study baselines).
+        published_nas: the row names of ``hand_designed`` that are published NAS results, not hand-designed (DLSR's
+            released cell); the study reports them as "published NAS cell".
     """
 
     name: str
@@ -48,6 +50,7 @@ class SpaceSpec:
     min_lq: int = 1
     min_lq_why: str = ""
     hand_designed: tuple[tuple[str, str], ...] = ()
+    published_nas: tuple[str, ...] = ()
 
     @property
     def arch(self) -> type:

@@ -1,5 +1,5 @@
-"""The study's report, from what is on disk: ``study.json`` (every number), ``study.md`` (tables, genotypes, verdicts)
-and ``study.png`` (PSNR vs Mult-Adds)."""
+"""The study's report, from what is on disk: ``study.json`` (every number), ``study.md`` (protocol, tables and the
+generated verdicts, :mod:`srnas.study.markdown`) and ``study.png`` (primary metric vs params)."""
 from __future__ import annotations
 
 import json
@@ -11,8 +11,8 @@ from typing import Any, Optional
 import torch
 
 from srnas.config.study import StudyOptions
-from srnas.study.plan import Arch, plan, resolve_sets
-from srnas.study.stats import arch_row, comparisons, load_runs
+from srnas.study.plan import Arch, plan, resolve_sets, train_options
+from srnas.study.stats import arch_row, comparisons, group_values, load_runs, primary_sets, stability, width_explains
 from srnas.utils.files import atomic_write_text
 
 FAIRNESS = ("every architecture (searched, random, hand-designed) is retrained at the widest num_feat (a multiple "
@@ -20,193 +20,45 @@ FAIRNESS = ("every architecture (searched, random, hand-designed) is retrained a
             "and seeds")
 
 
-def _fmt_psnr(p: Optional[dict]) -> str:
-    if p is None:
-        return "-"
-    spread = f" ± {p['std']:.3f}" if p["std"] is not None else ""
-    return f"{p['mean']:.3f}{spread}"
+def fairness(opt: StudyOptions) -> str:
+    tols = {s.params_tolerance for s in opt.spaces}
+    if tols == {None}:
+        return FAIRNESS
+    return ("every architecture (searched, random search, random, hand-designed) is retrained at the num_feat (a "
+            "multiple of 4) and num_block whose params are within the space's tolerance of its budget (num_block "
+            "nearest the space's first), with the same train recipe, iterations and seeds")
 
 
-def _fmt_s(v: Optional[float]) -> str:
-    return "-" if v is None else f"{v:.0f}"
-
-
-def _markdown(data: dict[str, Any], png: str = "study.png") -> str:
-    """``study.md``: how the study was run, then a section per space and what is left."""
-    sets = data["sets"]
-    lines = [f"# Study `{data['name']}`: searched vs random vs hand-designed (x{data['scale']})", ""]
-    if data.get("command"):
-        lines += [f"Reproduce: `{data['command']}` (skip-if-done: the same command continues a stopped study)", ""]
-    wall = data["wall_seconds"]
-    lo, hi = data["load_average"]
-    lines += [f"- status: **{data['status']}**",
-              f"- wall time: {wall / 3600:.2f} h ({wall:.0f} s over {data['calls']} call(s)) on {data['machine']}"
-              + (f"; 1-min load average {lo}-{hi} during the calls (a load above the core count means other "
-                 "processes shared the cores: wall times are inflated)" if lo is not None else ""),
-              *([f"- {data['killed_calls']} call(s) were killed without a traceback: their time after their last "
-                 "finished stage is not counted"] if data["killed_calls"] else []),
-              f"- fairness: {FAIRNESS}",
-              f"- training: `{data['train']['opt']}` + {data['train']['set'] or 'no overrides'}; "
-              f"{data['train']['iterations']} iterations per run (an iteration budget; wall times below); "
-              f"seeds {data['seeds']}; benchmarked with the {data['bench_weights']} weights",
-              f"- PSNR: Y channel, border = scale, mean ± sample std over seeds (± omitted for one seed); "
-              f"sets: {', '.join(sets)}"]
-    if data["max_images"]:
-        lines.append("- **benchmark subsets** (CPU scale; the same images for every run): " + ", ".join(
-            f"{k}: the first {v} images (sorted names)" for k, v in data["max_images"].items()))
-    if data["missing_sets"]:
-        lines.append(f"- **skipped sets** (not found under {data['set_roots']}): {', '.join(data['missing_sets'])}")
-    lines.append("")
-    for sp in data["spaces"]:
-        lines += _space_markdown(data, sp)
-    if data["pending"]:
-        lines += ["## Not done yet", "", f"{len(data['pending'])} stage(s) left: " +
-                  ", ".join(data["pending"][:40]) + (" ..." if len(data["pending"]) > 40 else ""), ""]
-    lines += [f"![PSNR vs Mult-Adds]({png})", ""]
-    return "\n".join(lines)
-
-
-def _space_markdown(data: dict[str, Any], sp: dict[str, Any]) -> list[str]:
-    """One space's section: its searches, the table of its architectures, their genotypes and the verdicts."""
-    sets = data["sets"]
-    lines = [f"## {sp['space']} space: budget {sp['params_budget']:,} params, {sp['num_block']} blocks", ""]
-    its = sorted({r["search_iterations"] for r in sp["archs"] if r["search_iterations"] is not None})
-    lines += [f"Searches: `{sp['search_opt']}` + {sp['search_set'] or 'no overrides'} + each method's own "
-              f"({'; '.join(f'{m}: {o}' for m, o in sp['methods'].items())}); one search per method"
-              f"{', ' + '/'.join(map(str, its)) + ' iterations' if its else ''}; random: {sp['random_n']} "
-              f"uniform draws (seed {sp['random_seed']}).", ""]
-    head = "| architecture | family | search decided | C | params (K) | Mult-Adds (G) | search (s) | train (s) | " + \
-        " | ".join(f"{s} ({data['max_images'][s]})" if s in data["max_images"] else s for s in sets) + " |"
-    lines += [head, "|" + "---|" * (8 + len(sets))]
-    for r in sp["archs"]:
-        cells = [_fmt_psnr(r["psnr"].get(s)) for s in sets]
-        params = f"{r['params'] / 1e3:.1f}" if r["params"] is not None else "-"
-        macs = f"{r['macs'] / 1e9:.2f}" if r["macs"] is not None else "-"
-        lines.append(f"| {r['label']} | {r['family']} | {r.get('search_decision', '-')} | {r['num_feat'] or '-'} | "
-                     f"{params} | {macs} | "
-                     f"{_fmt_s(r['search_seconds'])} | {_fmt_s(r['train_seconds'])} | " + " | ".join(cells) + " |")
-    lines += ["", "Genotypes (ops per position, shared by all blocks; DLSR: inputs of cells 3..N):", ""]
-    for r in sp["archs"]:
-        conn = f", connections {r['connections']}" if r["connections"] else ""
-        lines.append(f"- {r['label']} (`{r['arch']}`): {r['ops'] or '(not searched yet)'}{conn}")
-    lines += ["", "### Does the search beat the baselines?", ""]
-    comps = [c for c in data["comparisons"] if c["space"] == sp["space"]]
-    if not comps:
-        lines.append("No comparison yet (no searched architecture with a finished run and a baseline).")
-    for method in dict.fromkeys(c["method"] for c in comps):
-        groups: dict[str, list[dict]] = {}
-        for c in comps:
-            if c["method"] == method:
-                what = "the best random architecture (per set)" if c["baseline_kind"] == "best random" \
-                    else c["baseline_label"]
-                groups.setdefault(what, []).append(c)
-        flag = next((r["search_decision"] for r in sp["archs"] if r["label"] == method), "-")
-        caveat = f" (search {flag}: its genotype was not chosen by the data at every position)" \
-            if flag.startswith("NOT") else ""
-        for what, rows in groups.items():
-            wins = sum(c["beats"] for c in rows)
-            lines.append(f"- **{method}{caveat} vs {what}: ahead on {wins} of {len(rows)} sets.** "
-                         + "; ".join(c["sentence"] for c in rows) + ".")
-    lines.append("")
-    return lines
-
-
-def _plot(data: dict[str, Any], out: Path) -> Path:
-    """PSNR (Set5 and Urban100 panels, else the first two sets) vs Mult-Adds; a marker per family, a colour per
-    space, error bars = std over seeds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [r for sp in data["spaces"] for r in sp["archs"] if r["psnr"] and r["macs"] is not None]
-    sets = [s for s in ("Set5", "Urban100") if any(s in r["psnr"] for r in rows)] or data["sets"][:2]
-    markers = {"searched": "o", "random": "s", "hand-designed": "^"}
-    colors = {sp["space"]: c for sp, c in zip(data["spaces"], ("tab:blue", "tab:orange", "tab:green", "tab:red"))}
-    fig, axes = plt.subplots(1, max(len(sets), 1), figsize=(6 * max(len(sets), 1), 4.5), squeeze=False)
-    for ax, s in zip(axes[0], sets):
-        for r in rows:
-            if s not in r["psnr"]:
-                continue
-            p = r["psnr"][s]
-            ax.errorbar(r["macs"] / 1e9, p["mean"], yerr=p["std"] or 0, fmt=markers[r["family"]],
-                        color=colors[r["space"]], capsize=3, ms=7, mfc="none" if r["family"] == "random" else None)
-            ax.annotate(f"{r['space']} {r['label']}", (r["macs"] / 1e9, p["mean"]), fontsize=7, xytext=(4, 3),
-                        textcoords="offset points")
-        ax.set_xlabel("Mult-Adds (G, 1280x720 output)")
-        ax.set_ylabel(f"PSNR on {s} (dB, Y; mean ± std over seeds)")
-        ax.grid(alpha=0.3)
-    handles = [plt.Line2D([], [], ls="", marker=m, color="gray", label=f) for f, m in markers.items()]
-    handles += [plt.Line2D([], [], ls="", marker="o", color=c, label=f"{sp} space") for sp, c in colors.items()]
-    axes[0][0].legend(handles=handles, fontsize=7, loc="best")
-    fig.suptitle(f"{data['name']}: each architecture at the width that fits its space's parameter budget", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out, dpi=130)
-    plt.close(fig)
+def stage_summary(stages: dict[str, dict]) -> dict[str, dict[str, float]]:
+    """Wall and CPU time per kind of stage (search, random_search, train, bench, train/runs_long, ...); a reused
+    search counts its copy, not its own search time."""
+    out: dict[str, dict[str, float]] = {}
+    for name, st in stages.items():
+        kind, seconds = name.rsplit("/", 1)[0], st["seconds"]
+        if st.get("reused_from"):  # copied from an earlier run: its own wall time, not this study's
+            kind, seconds = "search (reused; their own wall time, not part of this study's)", st["search_seconds"]
+        k = out.setdefault(kind, {"count": 0, "seconds": 0.0, "cpu_seconds": 0.0})
+        k["count"] += 1
+        k["seconds"] = round(k["seconds"] + seconds, 1)
+        k["cpu_seconds"] = round(k["cpu_seconds"] + st.get("cpu_seconds", 0.0), 1)
     return out
 
 
-def write_study_report(opt: StudyOptions, root: Path, archs: Optional[list[Arch]] = None,
-                       missing_sets: Optional[list[str]] = None, option_file: Optional[str] = None,
-                       command: Optional[str] = None, publish: Optional[str | Path] = None) -> dict[str, Any]:
-    """Write ``study.json``, ``study.md`` and ``study.png`` from what is on disk (and, with ``publish``, the same as
-    ``<publish>/study_<name>.*``); returns the JSON content."""
-    archs = archs if archs is not None else plan(opt)
-    if missing_sets is None:
-        missing_sets = resolve_sets(opt)[1]
-    root.mkdir(parents=True, exist_ok=True)
-    load_runs(opt, root, archs)
-    sets = [s for s in opt.bench.datasets if s not in missing_sets]
-    gdir = root / "genotypes"
-    stages = json.loads((root / "stages.json").read_text()) if (root / "stages.json").exists() else \
-        {"stages": {}, "calls": []}
-    pending = _pending(opt, root, archs)
-    iters = sorted({r["iterations"] for a in archs for r in a.runs.values() if r["iterations"] is not None})
-    # the machine(s) the calls ran on, not the one writing the report (calls before this record: the last report's)
-    machines = list(dict.fromkeys(c["machine"] for c in stages["calls"] if c.get("machine")))
-    previous = root / "study.json"
-    device = ", ".join(machines) if machines else \
-        (json.loads(previous.read_text()).get("machine") if previous.exists() else None) or machine(opt)
-    data: dict[str, Any] = {
-        "name": opt.name, "scale": opt.scale, "command": command, "option_file": option_file,
-        "status": "complete" if not pending else f"incomplete: {len(pending)} stage(s) left",
-        "fairness": FAIRNESS, "seeds": list(opt.seeds), "sets": sets, "missing_sets": missing_sets,
-        "set_roots": [opt.bench.data_root, *opt.bench.fallback_roots], "bench_weights": opt.bench.weights,
-        "max_images": dict(opt.bench.max_images),
-        "train": {"opt": opt.train.opt, "set": list(opt.train.set), "iterations": iters[0] if len(iters) == 1
-                  else iters},
-        "wall_seconds": round(sum(c["seconds"] for c in stages["calls"]), 1), "calls": len(stages["calls"]),
-        "killed_calls": sum(not c.get("ended", False) for c in stages["calls"][:-1]) if stages["calls"] else 0,
-        "load_average": [min((c["load_min"] for c in stages["calls"] if "load_min" in c), default=None),
-                         max((c["load_max"] for c in stages["calls"] if "load_max" in c), default=None)],
-        "machine": device, "stages": stages["stages"], "pending": pending, "spaces": [], "comparisons": []}
-    for s in opt.spaces:
-        rows = [arch_row(a, gdir, sets) for a in archs if a.space is s]
-        data["spaces"].append({"space": s.space, "params_budget": s.params_budget, "num_block": s.num_block,
-                               "search_opt": s.search.opt, "search_set": list(s.search.set),
-                               "methods": {m.title: list(m.set) for m in s.search.methods},
-                               "random_n": s.random.n, "random_seed": s.random.seed, "archs": rows})
-        data["comparisons"] += comparisons(rows, sets)
-    outs = [(root, "study")]
-    if publish is not None:
-        Path(publish).mkdir(parents=True, exist_ok=True)
-        outs.append((Path(publish), f"study_{opt.name}"))
-    for folder, stem in outs:
-        atomic_write_text(folder / f"{stem}.json", json.dumps(data, indent=2) + "\n")
-        atomic_write_text(folder / f"{stem}.md", _markdown(data, f"{stem}.png"))
-        _plot(data, folder / f"{stem}.png")
-    return data
-
-
 def _pending(opt: StudyOptions, root: Path, archs: list[Arch]) -> list[str]:
-    """The stages not done yet (searches without a genotype, runs without a report), in the order run_study does
-    them."""
+    """The stages not done yet, in the order run_study does them."""
     pending = []
     for s in opt.spaces:
         mine = [a for a in archs if a.space is s]
         pending += [f"search {a.id}" for a in mine if a.family == "searched" and
                     not (root / "searches" / a.id / "genotype.json").exists()]
-        pending += [f"run {a.id}_seed{k}" for k in opt.seeds for a in mine if k not in a.runs]
+        pending += [f"random search {a.id}" for a in mine if a.family == "random search" and
+                    not (root / "random_search" / a.id / "winner.json").exists()]
+        pending += [f"run {a.id}_seed{k}" for k in opt.seeds for a in mine if k in a.seeds and
+                    (k not in a.runs or (a.runs[k]["ok"] is None and
+                                         len(a.runs[k]["attempts"]) <= opt.stats.retries))]
+        if opt.stability is not None:
+            pending += [f"long run {a.id}_seed{k}" for k in opt.stability.seeds for a in mine if k in a.seeds and
+                        (k not in a.runs or (a.runs[k]["ok"] is not None and a.runs[k]["long"] is None))]
     return pending
 
 
@@ -224,3 +76,111 @@ def machine(opt: StudyOptions) -> str:
     except (OSError, StopIteration):
         pass
     return f"CPU ({cpu}), {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s)"
+
+
+def _plot(data: dict[str, Any], out: Path) -> Path:
+    """Primary metric (mean over units, min-max bars) vs params, a marker per family."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    markers = {"searched": "o", "random search": "D", "random": "s", "hand-designed": "^", "published NAS cell": "v"}
+    fig, axes = plt.subplots(1, len(data["spaces"]), figsize=(7 * len(data["spaces"]), 4.8), squeeze=False)
+    for ax, sp in zip(axes[0], data["spaces"]):
+        for r in sp["archs"]:
+            ys = [u["primary"] for u in r["units"].values() if u["ok"]]
+            if not ys or r["params"] is None:
+                continue
+            m = sum(ys) / len(ys)
+            ax.errorbar(r["params"] / 1e3, m, yerr=[[m - min(ys)], [max(ys) - m]], fmt=markers[r["family"]],
+                        capsize=3, ms=7, mfc="none" if r["family"] == "random" else None)
+            ax.annotate(r["label"], (r["params"] / 1e3, m), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        ax.axvspan(sp["params_budget"] * (1 - (sp["params_tolerance"] or 0)) / 1e3, sp["params_budget"] / 1e3 *
+                   (1 + (sp["params_tolerance"] or 0)), color="gray", alpha=0.1)
+        ax.set_xlabel("params (K); shaded: the budget's tolerance")
+        ax.set_ylabel(f"primary: mean PSNR over {', '.join(data['primary_sets'])} (dB)")
+        ax.set_title(f"{sp['space']} space", fontsize=9)
+        ax.grid(alpha=0.3)
+        handles = [plt.Line2D([], [], ls="", marker=mk, color="gray", label=f) for f, mk in markers.items()]
+        ax.legend(handles=handles, fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(out, dpi=130)
+    plt.close(fig)
+    return out
+
+
+def write_study_report(opt: StudyOptions, root: Path, archs: Optional[list[Arch]] = None,
+                       missing_sets: Optional[list[str]] = None, option_file: Optional[str] = None,
+                       command: Optional[str] = None, publish: Optional[str | Path] = None) -> dict[str, Any]:
+    """Write ``study.json``, ``study.md`` and ``study.png`` from what is on disk (and, with ``publish``, the same as
+    ``<publish>/study_<name>.*``); returns the JSON content."""
+    from srnas.study.markdown import markdown
+
+    archs = archs if archs is not None else plan(opt)
+    if missing_sets is None:
+        missing_sets = resolve_sets(opt)[1]
+    root.mkdir(parents=True, exist_ok=True)
+    sets = [s for s in opt.bench.datasets if s not in missing_sets]
+    primary = primary_sets(opt, sets)
+    bicubic = {k: v["psnr"] for k, v in json.loads((root / "bicubic.json").read_text()).items()} \
+        if (root / "bicubic.json").exists() else {}
+    load_runs(opt, root, archs, bicubic, primary)
+    stages = json.loads((root / "stages.json").read_text()) if (root / "stages.json").exists() else \
+        {"stages": {}, "calls": []}
+    pending = _pending(opt, root, archs)
+    machines = list(dict.fromkeys(c["machine"] for c in stages["calls"] if c.get("machine")))
+    previous = root / "study.json"
+    device = ", ".join(machines) if machines else \
+        (json.loads(previous.read_text()).get("machine") if previous.exists() else None) or machine(opt)
+    iters = sorted({t["iterations"] for a in archs for r in a.runs.values() for t in r["attempts"]
+                    if t["iterations"] is not None})
+    data: dict[str, Any] = {
+        "name": opt.name, "scale": opt.scale, "command": command, "option_file": option_file,
+        "status": "complete" if not pending else f"incomplete: {len(pending)} stage(s) left",
+        "protocol": list(opt.protocol), "fairness": fairness(opt), "seeds": list(opt.seeds), "sets": sets,
+        "primary_sets": primary, "missing_sets": missing_sets, "bicubic": bicubic,
+        "set_roots": [opt.bench.data_root, *opt.bench.fallback_roots], "bench_weights": opt.bench.weights,
+        "max_images": dict(opt.bench.max_images),
+        "stats": {"bootstrap": opt.stats.bootstrap, "level": opt.stats.level, "seed": opt.stats.seed,
+                  "retries": opt.stats.retries},
+        "stability_options": {"seeds": list(opt.stability.seeds), "factor": opt.stability.factor}
+        if opt.stability else None,
+        "train": {"opt": opt.train.opt, "set": list(opt.train.set), "iterations": iters[0] if len(iters) == 1
+                  else iters or train_options(opt, opt.spaces[0], "x", opt.seeds[0], None, root)[0].train.total_iter},
+        "wall_seconds": round(sum(c["seconds"] for c in stages["calls"]), 1), "calls": len(stages["calls"]),
+        "killed_calls": sum(not c.get("ended", False) for c in stages["calls"][:-1]) if stages["calls"] else 0,
+        "load_average": [min((c["load_min"] for c in stages["calls"] if "load_min" in c), default=None),
+                         max((c["load_max"] for c in stages["calls"] if "load_max" in c), default=None)],
+        "machine": device, "stages": stages["stages"], "stage_summary": stage_summary(stages["stages"]),
+        "pending": pending, "spaces": [], "comparisons": []}
+    for s in opt.spaces:
+        rows = [arch_row(a, root, sets) for a in archs if a.space is s]
+        comps = comparisons(rows, opt)
+        rs = {}
+        for a in archs:
+            w = root / "random_search" / a.id / "winner.json"
+            if a.space is s and a.family == "random search" and w.exists():
+                rs[a.id] = {k: v for k, v in json.loads(w.read_text()).items() if k != "genotype"}
+        data["spaces"].append({
+            "space": s.space, "params_budget": s.params_budget, "params_tolerance": s.params_tolerance,
+            "num_block": s.num_block, "num_block_range": list(s.num_block_range), "search_opt": s.search.opt,
+            "search_set": list(s.search.set), "search_seeds": list(s.search.seeds or []),
+            "methods": {m.title: {"set": list(m.set), "reuse": m.reuse} for m in s.search.methods},
+            "random_n": s.random.n, "random_seed": s.random.seed, "random_retrain": s.random.retrain,
+            "random_search": rs, "archs": rows, "groups": {g: {str(u): v for u, v in units.items()}
+                                                           for g, units in group_values(rows).items()},
+            "comparisons": comps, "stability": stability(rows), "width_explains": width_explains(rows)})
+        data["comparisons"] += comps
+    outs = [(root, "study")]
+    if publish is not None:
+        Path(publish).mkdir(parents=True, exist_ok=True)
+        outs.append((Path(publish), f"study_{opt.name}"))
+    for folder, stem in outs:
+        atomic_write_text(folder / f"{stem}.json", json.dumps(data, indent=2, default=str) + "\n")
+        atomic_write_text(folder / f"{stem}.md", markdown(data, f"{stem}.png"))
+        _plot(data, folder / f"{stem}.png")
+    return data
+
+
+__all__ = ["FAIRNESS", "machine", "write_study_report"]

@@ -1,116 +1,253 @@
-"""The study's numbers: each architecture's runs (mean ± std over seeds), and each searched architecture against the
-best random one and the hand-designed ones (per-seed paired differences, in a plain sentence)."""
+"""The study's numbers: the primary metric, failed trainings, each architecture's runs, the groups the verdicts
+compare (a method over its search seeds, random search, the random genotypes, each hand-designed network), paired
+differences over units with bootstrap intervals, the verdict sentences, and rank statistics (Kendall tau, Spearman).
+
+A *unit* is a planned retraining seed: every network trained with seed k belongs to unit k (a searched network of
+search seed j is retrained with the j-th retraining seed only, so a unit also pairs search seeds). A group's value at a
+unit is the mean primary metric of its networks trained in that unit; two groups are compared on the units both have.
+"""
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
-from srnas.archs.genotype import Genotype
+import numpy as np
+
+from srnas.archs.genotype import Genotype, decision_flag
 from srnas.archs.space import space_spec
 from srnas.config.study import StudyOptions
-from srnas.archs.genotype import decision_flag
 from srnas.search.decision import decision_from_records
 from srnas.study.plan import Arch
 
-
-def _mean_std(xs: list[float]) -> dict[str, Any]:
-    return {"mean": statistics.fmean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else None, "n": len(xs)}
+RETRY_SEED_STEP = 1000  # attempt j of seed k trains with seed k + 1000 j
 
 
-def paired_difference(a: dict[int, float], b: dict[int, float]) -> Optional[dict[str, Any]]:
-    """``a - b`` over the seeds both have (the same seed: the same data order and init stream), with its spread:
-    ``{"mean", "std" (None for one seed), "n", "wins" (seeds where a > b), "per_seed"}``; None without common seeds."""
+def primary_sets(opt: StudyOptions, found: Sequence[str]) -> list[str]:
+    """The sets of the primary metric that were found (all found sets when ``stats.primary`` is empty)."""
+    return [s for s in (opt.stats.primary or opt.bench.datasets) if s in found]
+
+
+def attempts(a: Arch, seed: int, retries: int) -> list[tuple[str, int]]:
+    """The run names and seeds of ``a``'s unit ``seed``: the planned run, then its retries."""
+    return [(f"{a.id}_seed{seed}" + (f"_retry{j}" if j else ""), seed + RETRY_SEED_STEP * j)
+            for j in range(retries + 1)]
+
+
+def failure(psnr: dict[str, float], bicubic: dict[str, float], primary: Sequence[str],
+            margin: float = 0.0) -> Optional[str]:
+    """Why a training failed (non-finite, or below bicubic - ``margin`` dB on a primary set), or None."""
+    bad = [s for s in primary if s in psnr and not math.isfinite(psnr[s])]
+    if bad:
+        return f"non-finite PSNR on {', '.join(bad)}"
+    below = [f"{s} {psnr[s]:.2f} < bicubic {bicubic[s]:.2f} dB" for s in primary if s in psnr and s in bicubic
+             and psnr[s] < bicubic[s] - margin]
+    return "below bicubic: " + "; ".join(below) if below else None
+
+
+def primary_value(psnr: dict[str, float], primary: Sequence[str]) -> Optional[float]:
+    """Mean PSNR over the primary sets (None when one is missing)."""
+    return statistics.fmean(psnr[s] for s in primary) if all(s in psnr for s in primary) else None
+
+
+def bootstrap_interval(diffs: Sequence[float], samples: int, level: float, seed: int) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``diffs`` (resampling the units with replacement)."""
+    d = np.asarray(diffs, dtype=float)
+    means = np.random.default_rng(seed).choice(d, size=(samples, d.size), replace=True).mean(axis=1)
+    return float(np.quantile(means, (1 - level) / 2)), float(np.quantile(means, (1 + level) / 2))
+
+
+def paired(a: dict[int, float], b: dict[int, float], opt: StudyOptions) -> Optional[dict[str, Any]]:
+    """``a - b`` over the units both have: ``{mean, lo, hi, n, wins, per_unit}``; None without two common units."""
     common = sorted(set(a) & set(b))
-    if not common:
+    if len(common) < 2:
         return None
-    d = {s: a[s] - b[s] for s in common}
-    return {**_mean_std(list(d.values())), "wins": sum(v > 0 for v in d.values()), "per_seed": d}
+    d = {u: a[u] - b[u] for u in common}
+    lo, hi = bootstrap_interval(list(d.values()), opt.stats.bootstrap, opt.stats.level, opt.stats.seed)
+    return {"mean": statistics.fmean(d.values()), "lo": lo, "hi": hi, "n": len(d),
+            "wins": sum(v > 0 for v in d.values()), "per_unit": d}
 
 
-def verdict(method: str, baseline: str, dataset: str, diff: dict[str, Any]) -> str:
-    """A plain sentence: ``SA beats random 2 by +0.050 ± 0.030 dB on Set5`` / ``SA does not beat ...``."""
-    spread = f" ± {diff['std']:.3f}" if diff["std"] is not None else ""
-    seeds = f"{diff['n']} seed{'s' if diff['n'] > 1 else ''}"
-    if diff["mean"] > 0:
-        text = f"{method} beats {baseline} by {diff['mean']:+.3f}{spread} dB on {dataset} ({seeds}"
-        if diff["wins"] < diff["n"]:
-            text += f"; ahead on only {diff['wins']} of them"
-        elif diff["std"] is not None and diff["mean"] < diff["std"]:
-            text += "; less than the spread"
-        return text + ")"
-    return f"{method} does not beat {baseline} on {dataset}: {diff['mean']:+.3f}{spread} dB ({seeds})"
+def verdict(a: str, b: str, diff: dict[str, Any], level: float) -> str:
+    """The sentence, from the numbers: "beats" / "is beaten by" only when the interval excludes 0."""
+    ci = f"{diff['mean']:+.3f} dB, {level:.0%} interval [{diff['lo']:+.3f}, {diff['hi']:+.3f}], {diff['n']} units"
+    if diff["lo"] > 0:
+        return f"{a} beats {b} ({ci})"
+    if diff["hi"] < 0:
+        return f"{a} is beaten by {b} ({ci})"
+    return f"{a} vs {b}: no difference shown ({ci})"
 
 
-def load_runs(opt: StudyOptions, root: Path, archs: list[Arch]) -> None:
-    """Fill each ``arch.runs`` with its benchmarked runs: ``{seed: {params, macs, train_seconds, iterations,
-    psnr}}``."""
-    for a in archs:
-        for seed in opt.seeds:
-            exp = root / "runs" / f"{a.id}_seed{seed}"
-            if not (exp / "report.json").exists():
+def _ranks(x: Sequence[float]) -> np.ndarray:
+    order = np.argsort(x, kind="stable")
+    r = np.empty(len(x))
+    xs = np.asarray(x, dtype=float)[order]
+    i = 0
+    while i < len(xs):  # average ranks of ties
+        j = i
+        while j + 1 < len(xs) and xs[j + 1] == xs[i]:
+            j += 1
+        r[order[i:j + 1]] = (i + j) / 2
+        i = j + 1
+    return r
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> Optional[float]:
+    """Spearman's rank correlation (None for fewer than 3 pairs or a constant side)."""
+    if len(x) < 3:
+        return None
+    rx, ry = _ranks(x), _ranks(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return None
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def kendall_tau(x: Sequence[float], y: Sequence[float]) -> Optional[float]:
+    """Kendall's tau-b (None for fewer than 3 pairs)."""
+    n = len(x)
+    if n < 3:
+        return None
+    conc = disc = tx = ty = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx, dy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])
+            if dx == 0 and dy == 0:
                 continue
-            rep = json.loads((exp / "report.json").read_text())
-            res = json.loads((exp / "results.json").read_text()) if (exp / "results.json").exists() else {}
-            a.runs[seed] = {"params": rep["params"], "macs": rep["macs"], "train_seconds": res.get("seconds"),
-                            "iterations": res.get("iterations"),
-                            "psnr": {k: v["psnr"] for k, v in rep["results"].items()}}
+            if dx == 0:
+                tx += 1
+            elif dy == 0:
+                ty += 1
+            elif dx == dy:
+                conc += 1
+            else:
+                disc += 1
+    denom = math.sqrt((conc + disc + tx) * (conc + disc + ty))
+    return (conc - disc) / denom if denom else None
 
 
-def arch_row(a: Arch, gdir: Path, sets: list[str]) -> dict[str, Any]:
-    """``a``'s row of the report: its genotype (from ``gdir``), size, times and PSNR per set over its seeds."""
-    gpath = gdir / f"{a.id}.json"
+def _report(exp: Path) -> Optional[dict]:
+    if not (exp / "report.json").exists():
+        return None
+    rep = json.loads((exp / "report.json").read_text())
+    res = json.loads((exp / "results.json").read_text()) if (exp / "results.json").exists() else {}
+    return {"params": rep["params"], "macs": rep["macs"], "train_seconds": res.get("seconds"),
+            "iterations": res.get("iterations"), "psnr": {k: v["psnr"] for k, v in rep["results"].items()}}
+
+
+def load_runs(opt: StudyOptions, root: Path, archs: list[Arch], bicubic: dict[str, float],
+              primary: Sequence[str]) -> None:
+    """Fill each ``arch.runs[unit]`` with ``{attempts: [...], ok: the first successful attempt or None, long: its
+    rank-stability run or None}``; each attempt: params, macs, seconds, PSNR per set, primary, failure reason."""
+    for a in archs:
+        for unit in a.seeds:
+            tried, ok = [], None
+            for run, seed in attempts(a, unit, opt.stats.retries):
+                r = _report(root / "runs" / run)
+                if r is None:
+                    break
+                r.update(run=run, seed=seed, primary=primary_value(r["psnr"], primary),
+                         failed=failure(r["psnr"], bicubic, primary, opt.stats.fail_margin))
+                tried.append(r)
+                if r["failed"] is None:
+                    ok = r
+                    break
+            if not tried:
+                continue
+            long = _report(root / "runs_long" / ok["run"]) if ok else None
+            if long:
+                long["primary"] = primary_value(long["psnr"], primary)
+            a.runs[unit] = {"attempts": tried, "ok": ok, "long": long}
+
+
+def search_record(a: Arch, g: Optional[Genotype], root: Path) -> dict[str, Any]:
+    """A searched network's decided flag and its alpha margins (top-1 minus top-2 weight, top-1 ratio to uniform)."""
+    if a.family != "searched" or g is None:
+        return {"decision": "-"}
+    d = g.info.get("decision") or decision_from_records(root / "searches" / a.id / "alphas.jsonl",
+                                                        g.primitives or space_spec(g.space).ops)
+    pos = (d or {}).get("positions") or []
+    return {"decision": decision_flag({"decision": d}), "margins": [p.get("margin") for p in pos],
+            "ratios": [p.get("ratio") for p in pos], "decided_positions": [bool(p.get("decided")) for p in pos]}
+
+
+def arch_row(a: Arch, root: Path, sets: list[str]) -> dict[str, Any]:
+    """``a``'s row: genotype, shape, params and deviation from the budget, search record, runs per unit."""
+    gpath = root / "genotypes" / f"{a.id}.json"
     g = Genotype.load(gpath) if gpath.exists() else None
     info = (g.info.get("study") or {}) if g is not None else {}
+    budget = a.space.params_budget
+    params = g.info.get("params") if g else None
     row: dict[str, Any] = {
-        "arch": a.id, "space": a.space.space, "family": a.family, "label": a.label,
-        "genotype": str(gpath) if g is not None else None,
+        "arch": a.id, "space": a.space.space, "family": a.family, "label": a.label, "group": a.group,
+        "search_seed": a.search_seed, "seeds": list(a.seeds), "genotype": str(gpath) if g else None,
         "num_feat": g.num_feat if g else None, "num_block": g.num_block if g else None,
-        "ops": [list(r) for r in g.ops] if g and not g.shared else (list(g.ops[0]) if g else None),
+        "ops": list(g.ops[0]) if g and g.shared else ([list(r) for r in g.ops] if g else None),
         "connections": [list(c) for c in g.connections] if g and g.connections else None,
-        "params": g.info.get("params") if g else None, "macs": None,
+        "params": params, "params_deviation": params / budget - 1 if params else None,
         "search_seconds": info.get("search_seconds"), "search_iterations": info.get("search_iterations"),
-        "seeds": sorted(a.runs), "train_seconds": None, "psnr": {}, "search_decision": "-"}
-    if a.family == "searched" and g is not None:  # an undecided search is flagged wherever its network is compared
-        decision = g.info.get("decision") or decision_from_records(
-            gdir.parent / "searches" / a.id / "alphas.jsonl", g.primitives or space_spec(g.space).ops)
-        row["search_decision"] = decision_flag({"decision": decision})
-    if a.runs:
-        first = a.runs[min(a.runs)]
-        row["params"], row["macs"] = first["params"], first["macs"]
-        secs = [r["train_seconds"] for r in a.runs.values() if r["train_seconds"] is not None]
-        row["train_seconds"] = statistics.fmean(secs) if secs else None
-        for s in sets:
-            per_seed = {seed: r["psnr"][s] for seed, r in a.runs.items() if s in r["psnr"]}
-            if per_seed:
-                row["psnr"][s] = {**_mean_std(list(per_seed.values())), "per_seed": per_seed}
+        **search_record(a, g, root), "units": {}}
+    for unit, r in sorted(a.runs.items()):
+        ok = r["ok"]
+        row["units"][unit] = {
+            "ok": ok is not None, "run": ok["run"] if ok else None, "seed": ok["seed"] if ok else None,
+            "primary": ok["primary"] if ok else None, "psnr": ok["psnr"] if ok else {},
+            "macs": ok["macs"] if ok else None, "train_seconds": ok["train_seconds"] if ok else None,
+            "failed": [{"run": t["run"], "seed": t["seed"], "why": t["failed"], "psnr": t["psnr"]}
+                       for t in r["attempts"] if t["failed"]],
+            "long_primary": r["long"]["primary"] if r["long"] else None}
+        if ok and row["params"] is None:
+            row["params"] = ok["params"]
     return row
 
 
-def comparisons(rows: list[dict], sets: list[str]) -> list[dict[str, Any]]:
-    """Each searched architecture vs the best random one (per set, by mean PSNR) and vs each hand-designed one."""
+def group_values(rows: list[dict]) -> dict[str, dict[int, float]]:
+    """``{group: {unit: mean primary of its successful runs in that unit}}``."""
+    acc: dict[str, dict[int, list[float]]] = {}
+    for r in rows:
+        for unit, u in r["units"].items():
+            if u["ok"] and u["primary"] is not None:
+                acc.setdefault(r["group"], {}).setdefault(int(unit), []).append(u["primary"])
+    return {g: {u: statistics.fmean(v) for u, v in units.items()} for g, units in acc.items()}
+
+
+def comparisons(rows: list[dict], opt: StudyOptions) -> list[dict[str, Any]]:
+    """Each searched method vs random search, the random genotypes and each hand-designed network; random search vs
+    the random genotypes and the hand-designed ones. Paired over units, on the primary metric."""
+    values = group_values(rows)
+    by_family: dict[str, list[str]] = {}
+    for r in rows:
+        if r["group"] not in by_family.setdefault(r["family"], []):
+            by_family[r["family"]].append(r["group"])
+    fixed = [*by_family.get("hand-designed", []), *by_family.get("published NAS cell", [])]
+    baselines = [*by_family.get("random search", []), *by_family.get("random", []), *fixed]
+    pairs = [(m, b) for m in by_family.get("searched", []) for b in baselines]
+    pairs += [(m, b) for m in by_family.get("random search", []) for b in [*by_family.get("random", []), *fixed]]
     out = []
-    searched = [r for r in rows if r["family"] == "searched"]
-    randoms = [r for r in rows if r["family"] == "random"]
-    hands = [r for r in rows if r["family"] == "hand-designed"]
-    for r in searched:
-        for s in sets:
-            if s not in r["psnr"]:
-                continue
-            base = []
-            done_random = [b for b in randoms if s in b["psnr"]]
-            if done_random:
-                best = max(done_random, key=lambda b: b["psnr"][s]["mean"])
-                base.append(("best random", best))
-            base += [("hand-designed", h) for h in hands if s in h["psnr"]]
-            for kind, b in base:
-                diff = paired_difference(r["psnr"][s]["per_seed"], b["psnr"][s]["per_seed"])
-                if diff is None:
-                    continue
-                name = f"the best random ({b['label']})" if kind == "best random" else b["label"]
-                out.append({"space": r["space"], "method": r["label"], "arch": r["arch"], "set": s,
-                            "baseline_kind": kind, "baseline": b["arch"], "baseline_label": b["label"],
-                            "diff": diff, "beats": diff["mean"] > 0,
-                            "sentence": verdict(r["label"], name, s, diff)})
+    for m, b in pairs:
+        if m in values and b in values:
+            diff = paired(values[m], values[b], opt)
+            if diff is not None:
+                out.append({"space": rows[0]["space"], "method": m, "baseline": b, "diff": diff,
+                            "beats": diff["lo"] > 0, "beaten": diff["hi"] < 0,
+                            "sentence": verdict(m, b, diff, opt.stats.level)})
     return out
+
+
+def stability(rows: list[dict]) -> dict[str, Any]:
+    """Kendall tau between the ranking at the budget and at ``factor`` times it, over the runs that have both."""
+    pairs = [(f"{r['label']} (unit {unit})", u["primary"], u["long_primary"]) for r in rows
+             for unit, u in r["units"].items() if u["ok"] and u["long_primary"] is not None]
+    return {"n": len(pairs), "tau": kendall_tau([p[1] for p in pairs], [p[2] for p in pairs]),
+            "runs": [{"run": p[0], "primary": p[1], "long_primary": p[2]} for p in pairs]}
+
+
+def width_explains(rows: list[dict]) -> dict[str, Optional[float]]:
+    """Spearman between each shape measure and the primary metric (mean over units), over the networks run."""
+    done = [r for r in rows if any(u["ok"] for u in r["units"].values())]
+    y = [statistics.fmean(u["primary"] for u in r["units"].values() if u["ok"]) for r in done]
+    macs = [next(u["macs"] for u in r["units"].values() if u["ok"]) for r in done]
+    return {"n": len(done), "num_feat": spearman([r["num_feat"] for r in done], y),
+            "num_block": spearman([r["num_block"] for r in done], y),
+            "params": spearman([r["params"] for r in done], y), "macs": spearman(macs, y)}

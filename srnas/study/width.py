@@ -64,3 +64,45 @@ def fit_width(g: Genotype, params_max: int, scale: int = 2, multiple: int = MULT
     return Genotype.make(out.space, out.ops, out.num_feat, out.num_block, out.connections, scale=out.scale,
                          primitives=out.primitives,
                          info={**g.info, "params": params(lo), "params_budget": int(params_max)})
+
+
+def fit_shape(g: Genotype, params_budget: int, tolerance: float, num_blocks: tuple[int, int], scale: int = 2,
+              multiple: int = MULTIPLE) -> Genotype:
+    """The genotype at the ``num_feat`` (a multiple of ``multiple``) and ``num_block`` whose params are within
+    ``± tolerance`` of ``params_budget``: depths are tried nearest ``g.num_block`` first (then the shallower), and at
+    each the width closest to the budget; ``info`` gains ``params``, ``params_budget`` and ``params_deviation``.
+
+    One width step changes the params of a small IMDN by 15-25 %, so the width alone cannot land within a few per
+    cent; one block changes them by ~1/num_block, and the two together can.
+
+    Raises:
+        SrnasError: no depth in ``num_blocks`` lands within the tolerance (or ``g`` fixes its depth: DLSR
+            connections).
+    """
+    lo, hi = num_blocks
+    depths = sorted(range(lo, hi + 1), key=lambda nb: (abs(nb - g.num_block), nb))
+    tried = []
+    for nb in depths:
+        try:
+            shaped = with_shape(g, num_block=nb)
+        except SrnasError:  # DLSR connections fix the depth
+            continue
+
+        def params(c: int) -> int:
+            return count_params(with_shape(shaped, num_feat=c), scale)
+
+        try:
+            below = fit_width(shaped, params_budget, scale, multiple).num_feat
+        except SrnasError:
+            continue
+        best = min((below, below + multiple), key=lambda c: abs(params(c) - params_budget))
+        p = params(best)
+        tried.append(f"{best}x{nb}: {p:,}")
+        if abs(p / params_budget - 1) <= tolerance:
+            out = with_shape(shaped, num_feat=best)
+            return Genotype.make(out.space, out.ops, out.num_feat, out.num_block, out.connections, scale=out.scale,
+                                 primitives=out.primitives,
+                                 info={**g.info, "params": p, "params_budget": int(params_budget),
+                                       "params_deviation": p / params_budget - 1})
+    raise SrnasError(f"no num_feat (multiple of {multiple}) x num_block in {lo}..{hi} lands within "
+                     f"{tolerance:.0%} of {params_budget:,} params (closest per depth: {'; '.join(tried) or 'none'})")

@@ -29,7 +29,7 @@ class StageRecord:
         return self.data["stages"]
 
     def done(self, stage: str, seconds: float, **info: Any) -> None:
-        self.stages[stage] = {"seconds": round(seconds, 1), **info}
+        self.stages[stage] = {"seconds": round(seconds, 1), **info}  # info may add cpu_seconds
         self.save()
 
     def save(self) -> None:
@@ -80,7 +80,9 @@ def run_stage(record: StageRecord, stage: str, done: Path | bool, run: Callable[
     """
     if done.exists() if isinstance(done, Path) else done:
         return False
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     info = run(exp is not None and can_resume(exp))
-    record.done(stage, time.perf_counter() - t0, **(info or {}))
+    # CPU seconds of this process (all its threads): the cost without the time other processes took from the cores
+    cpu = round(time.process_time() - c0, 1)
+    record.done(stage, time.perf_counter() - t0, **{"cpu_seconds": cpu, **(info or {})})
     return True
