@@ -180,10 +180,15 @@ class Run:
         with open(self.records, "a") as f:
             f.write(json.dumps(rec) + "\n")
 
+    def due(self, done: int, force: bool = False) -> bool:
+        """Whether iteration ``done`` saves (rank 0): every ``save_checkpoint_freq``, at the end, when ``force`` or on
+        a stop signal."""
+        return self.env.main and (done % self.save_freq == 0 or done == self.total or force or self.stop)
+
     def checkpoint(self, done: int, make: Callable[[], dict[str, Any]], force: bool = False) -> None:
-        """Save ``make()`` every ``save_checkpoint_freq`` iterations, at the end, when ``force`` or on a stop signal
-        (rank 0; the last ``keep_checkpoints`` kept); then raise :class:`Interrupted` after a stop signal."""
-        if self.env.main and (done % self.save_freq == 0 or done == self.total or force or self.stop):
+        """Save ``make()`` when :meth:`due` (the last ``keep_checkpoints`` kept); then raise :class:`Interrupted`
+        after a stop signal."""
+        if self.due(done, force):
             save_checkpoint(self.ckpt_dir, done, make(), self.keep)
         if self.stop:
             raise Interrupted(f"interrupted at iteration {done}; checkpoint saved in {self.ckpt_dir}: "

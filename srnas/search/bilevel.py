@@ -14,7 +14,7 @@ from srnas.data.stream import batches, make_dataset, validation_set
 from srnas.errors import SrnasError
 from srnas.search.rdarts import ScheduledDropPath
 from srnas.search.single_path import SinglePathSampling
-from srnas.search.spaces import build_supernet, check_search
+from srnas.search.spaces import build_supernet
 from srnas.search.step import (LambdaAlignment, NonFiniteError, SdartsPerturbation, StepContext, alpha_step,
                                weight_step)
 from srnas.search.teacher import teach, teacher_of
@@ -32,11 +32,10 @@ class BilevelSearch:
 
     def __init__(self, opt: SearchOptions, env: RunEnv, source: Optional[str] = None):
         s, self.opt, self.env = opt.search, opt, env
-        check_search(opt, source)  # the names the options hold, against the registries (before any data is read)
+        net = build_supernet(opt, source)  # checks the names against the registries first (before any data is read)
         self.w_data = make_dataset(opt.datasets.train, opt.scale, opt.manual_seed)
         self.a_data = make_dataset(opt.datasets.arch, opt.scale, opt.manual_seed)
         self.val_data = validation_set(opt.datasets.val, opt.scale)
-        net = build_supernet(opt, source)
         self.teacher = teacher_of(opt, env.device)  # known-answer task: targets = teacher(LR); None without one
         init = s.alpha_init
         net.init_alphas(init.mode, init.std, init.offset, init.bias_op, init.bias,

@@ -158,7 +158,7 @@ def run_train(opt: TrainOptions, raw: dict, option_file: Optional[str] = None, r
             history["elapsed"] = run.elapsed
             if callback is not None:
                 callback(done, out)
-            if env.main and (done % opt.logger.save_checkpoint_freq == 0 or done == t.total_iter or run.stop):
+            if run.due(done):
                 save_model_file(models_dir / "net_latest.pth", evaluated, done,
                                 (history["last_val"] or {}).get("psnr"), ema=ema is not None)
             run.checkpoint(done, lambda: snapshot("train", done, objects, history, world_size=env.world,
