@@ -173,3 +173,204 @@ def test_measured_latency_reaches_the_report_plot(tiny_table, tmp_path, capsys):
     assert main(["report", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "cmp")]) == 0
     assert "latency (ms)" in (tmp_path / "cmp" / "comparison.md").read_text()
     assert (tmp_path / "cmp" / "comparison_latency.png").stat().st_size > 5000
+
+
+# ---- latency-constrained derivation (srnas.latency.derive) ----------------------------------------------------------
+def test_ranked_assignments_visit_every_choice_once_in_probability_order():
+    import itertools
+
+    from srnas.latency.derive import ranked_assignments
+
+    g = torch.Generator().manual_seed(0)
+    logp = torch.randn(3, 4, generator=g).log_softmax(1).tolist()
+    got = list(ranked_assignments(logp))
+    brute = sorted((sum(logp[i][c] for i, c in enumerate(cols)), cols) for cols in itertools.product(range(4), repeat=3))
+    assert len(got) == 64 and len({cols for _, cols in got}) == 64
+    assert all(a[0] >= b[0] - 1e-12 for a, b in zip(got, got[1:]))  # never increasing
+    assert [v for v, _ in got] == pytest.approx([v for v, _ in reversed(brute)])
+    assert got[0][1] == tuple(max(range(4), key=lambda j: logp[i][j]) for i in range(3))  # the argmax first
+
+
+def _searched(alphas):
+    return Genotype.make("imdn", [PRIMS[max(range(3), key=lambda j: r[j])] for r in alphas], 16, 2, scale=2,
+                         primitives=PRIMS, info={"alphas": [alphas], "decision": {"decided": False, "num_decided": 0,
+                                                                                  "num_positions": 4}})
+
+
+def test_constrained_derivation_keeps_the_most_probable_network_in_the_band(tiny_table):
+    import itertools
+    import math
+
+    from srnas.latency.derive import constrained_derive
+
+    t = LatencyTable.load(tiny_table)
+
+    def pred_ms(c):
+        return t.predict(c)["total_ms"]
+
+    alphas = [[0.3, 0.2, 0.1], [0.1, 0.5, 0.0], [0.0, 0.1, 0.4], [0.2, 0.0, 0.1]]
+    g = _searched(alphas)
+    argmax_ms = t.predict(g)["total_ms"]
+    d, rec = constrained_derive(g, pred_ms, argmax_ms, 0.05)  # the argmax is on target: kept as it is
+    assert d.ops == g.ops and rec["rank"] == 1 and rec["rows_changed"] == [] and rec["hit"]
+    tol = 0.02
+    preds = {ops: t.predict(Genotype.make("imdn", list(ops), 16, 2))["total_ms"]
+             for ops in itertools.product(PRIMS, repeat=4)}
+    target = max(preds.values())  # the slowest network: far from the argmax, reachable
+    assert abs(argmax_ms / target - 1) > tol
+    d, rec = constrained_derive(g, pred_ms, target, tol)
+    pred = t.predict(d)["total_ms"]
+    assert rec["hit"] and abs(pred / target - 1) <= tol and rec["predicted"] == pytest.approx(pred)
+    logp = [torch.tensor(r).log_softmax(0).tolist() for r in alphas]
+
+    def score(ops):
+        return sum(logp[j][PRIMS.index(op)] for j, op in enumerate(ops))
+
+    in_band = [ops for ops, ms in preds.items() if abs(ms / target - 1) <= tol]
+    assert score(d.ops[0]) == pytest.approx(max(score(ops) for ops in in_band))  # no likelier network in the band
+    assert rec["probability_ratio"] == pytest.approx(math.exp(score(d.ops[0]) - score(g.ops[0])))
+    assert rec["rows_changed"] and d.info["constrained_derivation"] == rec and d.info["alphas"] == [alphas]
+    with pytest.raises(SrnasError, match="no network of this search"):
+        constrained_derive(g, pred_ms, target * 100, tol)
+
+
+def test_measured_derivation_keeps_the_first_candidate_measured_in_the_band(tiny_table):
+    from srnas.latency.derive import constrained_derive
+
+    t = LatencyTable.load(tiny_table)
+
+    def pred_ms(c):
+        return t.predict(c)["total_ms"]
+
+    g = _searched([[0.3, 0.2, 0.1], [0.1, 0.5, 0.0], [0.0, 0.1, 0.4], [0.2, 0.0, 0.1]])
+    target = t.predict(g)["total_ms"]
+    timed = []
+
+    def measure(cand):  # a fake runtime: the argmax runs 30 % over the target, every other network on it
+        timed.append(cand.ops[0])
+        return {"median": target * (1.3 if cand.ops == g.ops else 1.0)}
+
+    d, rec = constrained_derive(g, pred_ms, target, 0.1, measure=measure, predicted_band=0.99)
+    assert timed[0] == g.ops[0] and len(timed) == 2  # the argmax timed and refused, then the next in probability
+    assert rec["hit"] and rec["by"] == "measured" and rec["rank"] == 2 and rec["measured"] == target
+    assert d.ops[0] == timed[1] != g.ops[0] and len(rec["rows_changed"]) == 1
+
+    def slow(cand):
+        return {"median": t.predict(cand)["total_ms"] * 3}
+
+    d, rec = constrained_derive(g, pred_ms, target, 0.1, measure=slow, predicted_band=0.5, max_measure=3)
+    assert not rec["hit"] and len(rec["tried"]) == 3  # none in the band: the nearest of the 3 timed, flagged
+
+
+def test_latency_derive_command(tiny_table, tmp_path, capsys):
+    g = tmp_path / "searched.json"
+    _searched([[0.3, 0.2, 0.1], [0.1, 0.5, 0.0], [0.0, 0.1, 0.4], [0.2, 0.0, 0.1]]).save(g)
+    import itertools
+
+    t = LatencyTable.load(tiny_table)
+    target = max(t.predict(Genotype.make("imdn", list(ops), 16, 2))["total_ms"]
+                 for ops in itertools.product(PRIMS, repeat=4))  # the slowest network: reachable on any table
+    out = tmp_path / "derived.json"
+    args = ["latency", "derive", "--genotype", str(g), "--table", str(tiny_table), "--target", f"{target:.3f}",
+            "--tolerance", "0.1", "--out", str(out)]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "of the" in text and "NOT decided (0/4)" in text
+    assert Genotype.load(out).info["constrained_derivation"]["hit"]
+    before = out.read_text()
+    assert main(args) == 2 and out.read_text() == before  # nothing overwritten
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    plain = tmp_path / "plain.json"
+    Genotype.make("imdn", ["conv3"] * 4, 16, 2, scale=2).save(plain)
+    assert main([*args[:3], str(plain), *args[4:-1], str(tmp_path / "x.json")]) == 2
+    assert "no searched alphas" in capsys.readouterr().err
+
+
+def test_additive_cost_predicts_mult_adds_exactly():
+    from srnas.archs import create_model
+    from srnas.eval.profile import profile
+    from srnas.latency.derive import additive_cost
+
+    def macs(cand):
+        return profile(create_model(genotype=cand, scale=2), 2, input_hw=(12, 12))["macs"]
+
+    g = _searched([[0.3, 0.2, 0.1], [0.1, 0.5, 0.0], [0.0, 0.1, 0.4], [0.2, 0.0, 0.1]])
+    predict = additive_cost(g, macs)
+    other = Genotype.make("imdn", ["dilsep3", "conv3", "sep3", "sep3"], 16, 2, scale=2, primitives=PRIMS)
+    assert predict(g) == macs(g) and predict(other) == macs(other) != macs(g)  # every row changed at once
+
+
+def test_measure_genotypes_interleaves_sessions():
+    from srnas.latency.build import measure_genotypes
+
+    small = Genotype.make("imdn", ["sep3"] * 4, 16, 2, scale=2)
+    big = Genotype.make("imdn", ["conv3"] * 4, 32, 2, scale=2)
+    r = measure_genotypes({"small": small, "big": big}, 2, (48, 48), repeats=2, sessions=3, pin=False)
+    assert set(r) == {"small", "big"} and all(len(v["sessions_ms"]) == 3 and v["runs"] == 6 for v in r.values())
+    assert all(v["min"] <= v["median"] <= v["p90"] for v in r.values())
+    assert r["small"]["median"] == pytest.approx(sorted(r["small"]["sessions_ms"])[1])  # median of the sessions
+
+
+def test_bench_latency_adds_the_deployed_latency_to_the_report(tmp_path, capsys):
+    import shutil
+
+    from srnas.archs import create_model
+    from srnas.train.model_file import save_model_file
+
+    bench_set = tmp_path / "sets" / "Two"
+    for sub in ("HR", "LR_bicubic/X2"):
+        (bench_set / sub).mkdir(parents=True)
+    src = __import__("pathlib").Path(__file__).resolve().parents[1] / "datasets" / "benchmark" / "Set5"
+    shutil.copy(src / "HR" / "baby.png", bench_set / "HR")
+    shutil.copy(src / "LR_bicubic" / "X2" / "babyx2.png", bench_set / "LR_bicubic" / "X2")
+    torch.manual_seed(0)
+    weights = save_model_file(tmp_path / "tiny.pth", create_model("imdn", scale=2, num_feat=8, num_block=1), step=0)
+    assert main(["bench", "--weights", str(weights), "--datasets", "Two", "--data-root", str(tmp_path / "sets"),
+                 "--no-ssim", "--no-progress", "--report", str(tmp_path / "rep"), "--latency", "--latency-input",
+                 "16x16", "--latency-repeats", "2"]) == 0
+    assert "latency:" in capsys.readouterr().out
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert rep["latency"]["median_ms"] > 0 and rep["latency"]["fingerprint"]["input_hw"] == [16, 16]
+    assert "Two" in rep["results"]
+    assert main(["bench", "--weights", str(weights), "--datasets", "Two", "--data-root", str(tmp_path / "sets"),
+                 "--latency", "--latency-repeats", "0"]) == 2  # one line, before any benchmark
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_latency_derive_measure_times_beside_the_reference(tiny_table, tmp_path, capsys):
+    from srnas.latency.derive import calibrated_timer
+
+    t = LatencyTable.load(tiny_table)
+    ref = Genotype.from_dict(t.extra["reference"]["genotype"])
+    r = calibrated_timer(t, pin=False, repeats=2)(ref)  # the reference itself: calibrated to about its build time
+    assert r["median"] == pytest.approx(r["raw_ms"] * t.extra["reference"]["measured"]["median"] / r["reference_ms"])
+    assert 0.5 < r["median"] / t.extra["reference"]["measured"]["median"] < 2
+    g = tmp_path / "searched.json"
+    _searched([[0.3, 0.2, 0.1], [0.1, 0.5, 0.0], [0.0, 0.1, 0.4], [0.2, 0.0, 0.1]]).save(g)
+    code = main(["latency", "derive", "--genotype", str(g), "--table", str(tiny_table), "--target", "1000",
+                 "--tolerance", "0.5", "--measure", "--max-measure", "1", "--repeats", "1", "--no-pin",
+                 "--out", str(tmp_path / "d.json")])
+    out = capsys.readouterr().out
+    assert code == 1 and "NOT within 50%" in out and "ms calibrated" in out  # 1000 ms: far above a tiny network
+    rec = Genotype.load(tmp_path / "d.json").info["constrained_derivation"]
+    assert rec["by"] == "measured" and not rec["hit"] and len(rec["tried"]) == 1 and rec["tried"][0]["raw_ms"] > 0
+
+
+def test_constrained_derivation_of_per_block_alphas_keeps_rows_and_connections():
+    from srnas.latency.derive import constrained_derive
+
+    released = Genotype.load("options/genotypes/dlsr_x2_released.json")
+    prims = released.primitives
+    g = torch.Generator().manual_seed(1)
+    alphas = [torch.randn(3, len(prims), generator=g).tolist() for _ in range(released.num_block)]  # one per cell
+    searched = Genotype.make("dlsr", released.ops[0], released.num_feat, released.num_block, released.connections,
+                             scale=2, primitives=prims, info={"alphas": alphas})
+
+    def cost(c):  # an additive toy cost: the column index of every op of every cell
+        return float(sum(prims.index(op) for row in c.ops for op in row))
+
+    argmax_cost = sum(max(range(len(prims)), key=lambda j: r[j]) for a in alphas for r in a)
+    d, rec = constrained_derive(searched, cost, argmax_cost + 10, 0.02)
+    assert rec["hit"] and abs(cost(d) / (argmax_cost + 10) - 1) <= 0.02 and rec["rank"] > 1
+    assert len(d.ops) == released.num_block and not d.shared and d.connections == released.connections
+    assert len(rec["argmax_ops"]) == 3 * released.num_block

@@ -58,6 +58,9 @@ def test_bootstrap_paired_verdicts_and_tau():
     assert verdict("SA", "random search", d, 0.95).startswith("SA beats random search (+0.217 dB, 95% interval")
     mixed = paired({0: 30.3, 1: 30.0}, {0: 30.0, 1: 30.1}, opt)
     assert "no difference shown" in verdict("SA", "IMDN", mixed, 0.95)
+    # mean +0.1, sd 0.283 -> (1.96 * 0.283 / 0.1)^2 = 30.7 -> about 31 units would decide at this effect
+    assert mixed["needed"] == 31 and "about 31 units would decide" in verdict("SA", "IMDN", mixed, 0.95)
+    assert d["needed"] is None  # already decided
     worse = paired({0: 29.0, 1: 29.1}, {0: 30.0, 1: 30.0}, opt)
     assert verdict("SAC", "IMDN", worse, 0.95).startswith("SAC is beaten by IMDN")
     assert paired({0: 1.0}, {0: 2.0}, opt) is None  # one unit: no interval

@@ -26,7 +26,6 @@ import argparse
 import copy
 import fcntl
 import json
-import math
 import sys
 import tempfile
 import time
@@ -195,24 +194,19 @@ def lock(root: Path):
         yield
 
 
-# ---- statistics: srnas.study's bootstrap; the rest here (could fold into srnas/study/stats.py) ---------------------
-def interval(values: Sequence[float], level: float = 0.95, n_boot: int = 10000, seed: int = 0) -> dict[str, Any]:
-    """Mean and percentile-bootstrap interval of the mean over seeds (``srnas.study.stats.bootstrap_interval``, the
-    study's). With 3 values it is about their range, so it excludes 0 only when every seed has the same sign."""
-    import statistics
+# ---- statistics: srnas.study.stats' interval, paired differences and units-needed; the claim test here ----------
+def interval(values: Sequence[float]) -> dict[str, Any]:
+    """Mean and 95 % percentile-bootstrap interval over seeds (``srnas.study.stats.mean_interval``, the study's)."""
+    from srnas.study.stats import mean_interval
 
-    from srnas.study.stats import bootstrap_interval
-
-    if not values:
-        return {"n": 0, "mean": None, "lo": None, "hi": None, "sd": None}
-    lo, hi = bootstrap_interval(list(values), n_boot, level, seed)
-    return {"n": len(values), "mean": statistics.fmean(values), "lo": lo, "hi": hi,
-            "sd": statistics.stdev(values) if len(values) > 1 else None}
+    return mean_interval(values)
 
 
 def compare(name: str, diffs: dict[int, float], direction: int, unit: str = "") -> dict[str, Any]:
     """One claimed inequality ``diff * direction > 0`` checked over seeds. ``diffs``: per seed, a paired difference
     (same seed = same data order and weight init) or a value minus a threshold."""
+    from srnas.study.stats import units_needed
+
     iv = interval(list(diffs.values()))
     if iv["n"] < 3:
         decision = "too few seeds"
@@ -220,15 +214,14 @@ def compare(name: str, diffs: dict[int, float], direction: int, unit: str = "") 
         decision = "supports" if (iv["lo"] > 0) == (direction > 0) else "contradicts"
     else:
         decision = "undecided"
-    need = None  # seeds for the interval to exclude 0 at the observed effect (normal approximation)
-    if decision == "undecided" and iv["sd"] and iv["mean"]:
-        need = math.ceil((1.96 * iv["sd"] / abs(iv["mean"])) ** 2)
     return {"name": name, "direction": direction, "unit": unit, "per_seed": {str(k): v for k, v in diffs.items()},
-            **iv, "decision": decision, "seeds_needed": need}
+            **iv, "decision": decision, "seeds_needed": units_needed(iv) if decision == "undecided" else None}
 
 
 def paired(a: dict[int, float], b: dict[int, float]) -> dict[int, float]:
-    return {s: a[s] - b[s] for s in sorted(set(a) & set(b))}
+    from srnas.study.stats import differences
+
+    return differences(a, b)
 
 
 def fmt(x: Optional[float]) -> str:

@@ -32,6 +32,28 @@ def write_json(path: str | Path, data: object) -> None:
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
+def add_report_latency(report_dir: str | Path, measured: dict, provider: str, threads: int,
+                       input_hw: tuple[int, int]) -> Path:
+    """Add a measured latency (and the machine's fingerprint) to ``report_dir/report.json`` (`srnas bench --report`),
+    so that `srnas report` plots PSNR against it; returns the file."""
+    from srnas.errors import SrnasError
+    from srnas.latency.fingerprint import fingerprint
+    from srnas.latency.runtime import OPSET
+
+    path = Path(report_dir) / "report.json"
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SrnasError(f"{path}: cannot read a report.json ({e.__class__.__name__}); run `srnas bench --report` "
+                         "first") from None
+    if not isinstance(d, dict):
+        raise SrnasError(f"{path}: not a report.json (a JSON object)")
+    fp = fingerprint(provider, threads, tuple(input_hw), OPSET)
+    write_json(path, {**d, "latency": {"median_ms": measured["median"], "p90_ms": measured["p90"],
+                                       "fingerprint": fp}})
+    return path
+
+
 def progress_factory(enabled: bool, unit: str = "img") -> Optional[Callable]:
     """A progress-bar factory (or None) for library functions that take ``progress_factory``: tqdm on a terminal,
     log lines otherwise (:func:`srnas.utils.progress.progress_bar`)."""

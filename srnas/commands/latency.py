@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from srnas.commands import hw, progress_factory, write_json
+from srnas.commands import add_report_latency, hw, progress_factory, write_json
 from srnas.errors import SrnasError
 
 
@@ -58,6 +58,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                    "so `srnas report` plots PSNR against measured latency")
     _runtime_args(m)
     m.set_defaults(func=run_measure)
+
+    d = lsub.add_parser("derive", help="the most probable network of a search within a latency band (predicted, "
+                        "or --measure: timed here)")
+    d.add_argument("--genotype", required=True, help="the genotype.json a search wrote (it holds the final alphas)")
+    d.add_argument("--table", required=True, help="the latency table of the deployment machine")
+    d.add_argument("--target", type=float, required=True, help="target latency in ms (the table's machine and input)")
+    d.add_argument("--tolerance", type=float, default=0.1, help="band around the target (default 0.1: +-10 %%)")
+    d.add_argument("--measure", action="store_true", help="time the candidates end to end on this machine (the table "
+                   "must be this machine's), each beside the table's reference network and calibrated by it, and "
+                   "keep the first whose calibrated latency is in the band")
+    d.add_argument("--max-measure", type=int, default=12, help="candidates timed at most (default 12)")
+    d.add_argument("--repeats", type=int, default=5)
+    d.add_argument("--warmup", type=int, default=1)
+    d.add_argument("--out", required=True, help="genotype JSON to write (refused if it exists)")
+    _runtime_args(d)
+    d.set_defaults(func=run_derive)
 
     p = lsub.add_parser("predict", help="a table's predicted latency of a network (the table's machine)")
     _net_args(p)
@@ -136,28 +152,8 @@ def run_measure(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, out)
     if args.report:
-        from srnas.latency.fingerprint import fingerprint
-        from srnas.latency.runtime import OPSET
-
-        fp = fingerprint(args.provider, args.threads, hw_, OPSET)
-        path = Path(args.report) / "report.json"
-        write_json(path, {**_read_report(path), "latency": {"median_ms": r["median"], "p90_ms": r["p90"],
-                                                             "fingerprint": fp}})
-        print(f"latency added to {path}")
+        print(f"latency added to {add_report_latency(args.report, r, args.provider, args.threads, hw_)}")
     return 0
-
-
-def _read_report(path: Path) -> dict:
-    import json
-
-    try:
-        d = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SrnasError(f"{path}: cannot read a report.json ({e.__class__.__name__}); run `srnas bench --report` "
-                         "first") from None
-    if not isinstance(d, dict):
-        raise SrnasError(f"{path}: not a report.json (a JSON object)")
-    return d
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -171,3 +167,37 @@ def run_predict(args: argparse.Namespace) -> int:
           f"overhead {pred['overhead_ms']:+.1f}) on {fp.get('cpu')}, {fp.get('runtime')}, {fp.get('threads')} "
           f"thread(s), {fp['input_hw'][0]}x{fp['input_hw'][1]} input")
     return 0
+
+
+def run_derive(args: argparse.Namespace) -> int:
+    from srnas.archs.genotype import Genotype, decision_flag
+    from srnas.latency.build import load_checked
+    from srnas.latency.derive import calibrated_timer, constrained_derive, summary_line
+    from srnas.latency.table import LatencyTable
+
+    _check_threads(args)
+    out = Path(args.out)
+    if out.exists():
+        raise SrnasError(f"{out}: exists; give another --out (nothing is overwritten)")
+    if args.max_measure < 1:
+        raise SrnasError(f"--max-measure must be >= 1, got {args.max_measure}")
+    g = Genotype.load(args.genotype)
+    measure = None
+    if args.measure:
+        table = load_checked(args.table, args.provider, args.threads)
+        timer = calibrated_timer(table, args.provider, args.threads, args.warmup, args.repeats, not args.no_pin)
+
+        def measure(cand):
+            r = timer(cand)
+            print(f"  {cand.ops[0] if cand.shared else [list(x) for x in cand.ops]}: {r['median']:.1f} ms calibrated "
+                  f"({r['raw_ms']:.1f} ms timed, reference {r['reference_ms']:.1f} ms)", flush=True)
+            return r
+    else:
+        table = LatencyTable.load(args.table)
+    table.check_genotype(g, args.genotype)
+    derived, record = constrained_derive(g, lambda c: table.predict(c)["total_ms"], args.target, args.tolerance,
+                                         measure, max_measure=args.max_measure)
+    derived.save(out)
+    print(f"{out}: {list(derived.ops[0]) if derived.shared else [list(r) for r in derived.ops]}; "
+          + summary_line(record, decision_flag(g.info)))
+    return 0 if record["hit"] else 1

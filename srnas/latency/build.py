@@ -47,11 +47,44 @@ def measure_genotype(genotype: Genotype, scale: int, input_hw: tuple[int, int], 
                      threads: int = 1, warmup: int = 1, repeats: int = 3, pin: bool = True) -> dict[str, float]:
     """End-to-end milliseconds of the derived network of ``genotype`` on ``(1, 3, *input_hw)``, exported to ONNX with
     BN folded and run by ONNX Runtime as deployed (see :func:`runtime.time_sessions`)."""
-    check_input(genotype.space, input_hw)
-    net = _derived(genotype, scale)
+    return measure_genotypes({"g": genotype}, scale, input_hw, provider, threads, warmup, repeats, 1, pin)["g"]
+
+
+def measure_genotypes(genotypes: dict[str, Genotype], scale: int, input_hw: tuple[int, int], provider: str = "cpu",
+                      threads: int = 1, warmup: int = 1, repeats: int = 3, sessions: int = 1,
+                      pin: bool = True) -> dict[str, dict]:
+    """:func:`measure_genotype` of several networks, ``sessions`` ONNX Runtime sessions each, all interleaved (a
+    change of load hits them alike): see :func:`measure_modules`."""
+    for g in genotypes.values():
+        check_input(g.space, input_hw)
+    return measure_modules({n: _derived(g, scale) for n, g in genotypes.items()}, input_hw, provider, threads, warmup,
+                           repeats, sessions, pin)
+
+
+def measure_modules(modules: dict[str, torch.nn.Module], input_hw: tuple[int, int], provider: str = "cpu",
+                    threads: int = 1, warmup: int = 1, repeats: int = 3, sessions: int = 1,
+                    pin: bool = True) -> dict[str, dict]:
+    """End-to-end milliseconds of deployable networks (BN already folded) on ``(1, 3, *input_hw)``, exported to ONNX
+    and run by ONNX Runtime, ``sessions`` sessions each, all interleaved. Per name: the median of the session medians
+    (``median``), the session medians (``sessions_ms``), the fastest run (``min``), the largest session p90 (``p90``),
+    ``runs``."""
+    from srnas.latency.runtime import feeds, session, time_sessions, to_onnx
+
     x = torch.rand(1, 3, *input_hw)
+    runs = {}
+    for name, module in modules.items():
+        model = to_onnx(module, [x])
+        for k in range(sessions):
+            runs[(name, k)] = (session(model, provider, threads), feeds([x]))
     with pinned(threads, pin):
-        return time_module(net, [x], provider, threads, warmup, repeats)
+        times = time_sessions(runs, warmup, repeats)
+    out = {}
+    for name in modules:
+        per = [times[(name, k)] for k in range(sessions)]
+        out[name] = {"median": statistics.median(t["median"] for t in per), "sessions_ms": [t["median"] for t in per],
+                     "min": min(t["min"] for t in per), "p90": max(t["p90"] for t in per),
+                     "runs": sum(t["runs"] for t in per)}
+    return out
 
 
 def _fold(module: torch.nn.Module) -> torch.nn.Module:

@@ -60,7 +60,7 @@ def session(model: bytes | str, provider: str = "cpu", threads: int = 1):
     return ort.InferenceSession(model, sess_options=opts, providers=[provider_name(provider)])
 
 
-def _feeds(inputs: Sequence[torch.Tensor]) -> dict[str, np.ndarray]:
+def feeds(inputs: Sequence[torch.Tensor]) -> dict[str, np.ndarray]:
     return {f"in{i}": np.ascontiguousarray(x.numpy()) for i, x in enumerate(inputs)}
 
 
@@ -87,7 +87,7 @@ def time_group(pieces: dict[str, tuple[nn.Module, Sequence[torch.Tensor]]], prov
                warmup: int = 2, repeats: int = 10) -> dict[str, dict[str, float]]:
     """Export each module (BN already folded by the caller) and time them interleaved on their inputs
     (:func:`time_sessions`)."""
-    runs = {name: (session(to_onnx(module, inputs), provider, threads), _feeds(inputs))
+    runs = {name: (session(to_onnx(module, inputs), provider, threads), feeds(inputs))
             for name, (module, inputs) in pieces.items()}
     return time_sessions(runs, warmup, repeats)
 

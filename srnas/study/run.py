@@ -34,7 +34,7 @@ def _write_genotype(path: Path, g: Genotype) -> None:
     g.save(path)
 
 
-def _images(opt: StudyOptions, sets: dict[str, Path]) -> dict[str, int]:
+def bench_images(opt: StudyOptions, sets: dict[str, Path]) -> dict[str, int]:
     """How many images of each set a run is benchmarked on (``bench.max_images`` caps a set)."""
     from srnas.data import list_images
 
@@ -45,8 +45,8 @@ def _images(opt: StudyOptions, sets: dict[str, Path]) -> dict[str, int]:
     return out
 
 
-def _bench_run(opt: StudyOptions, exp: Path, sets: dict[str, Path], images: dict[str, int],
-               device: torch.device) -> dict:
+def bench_run(opt: StudyOptions, exp: Path, sets: dict[str, Path], images: dict[str, int],
+              device: torch.device) -> dict:
     """Benchmark a finished run on the sets its report.json lacks (or has on another image count); returns the
     report."""
     from torch.utils.data import Subset
@@ -193,7 +193,7 @@ def _train_bench(opt: StudyOptions, a: Arch, run: str, seed: int, folder: str, e
 
     def bench(resume: bool) -> None:
         log.info("study: bench %s/%s on %s", folder, run, ", ".join(sets))
-        _bench_run(opt, exp, sets, images, device)
+        bench_run(opt, exp, sets, images, device)
 
     tag = "" if folder == "runs" else f"{folder}/"
     run_stage(record, f"train/{tag}{run}", exp / "results.json", train, exp=exp)
@@ -285,7 +285,7 @@ def run_study(opt: StudyOptions, raw: dict, option_file: Optional[str] = None, c
         for path, g in baselines:
             _write_genotype(path, g)
         device = select_device(opt.device or "auto")
-        images = _images(opt, sets)
+        images = bench_images(opt, sets)
         bicubic = bicubic_psnr(opt, root, sets, images)
         for space in opt.spaces:  # space by space, so a stopped study has finished its first spaces
             mine = [a for a in archs if a.space is space]

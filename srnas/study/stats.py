@@ -59,15 +59,38 @@ def bootstrap_interval(diffs: Sequence[float], samples: int, level: float, seed:
     return float(np.quantile(means, (1 - level) / 2)), float(np.quantile(means, (1 + level) / 2))
 
 
-def paired(a: dict[int, float], b: dict[int, float], opt: StudyOptions) -> Optional[dict[str, Any]]:
-    """``a - b`` over the units both have: ``{mean, lo, hi, n, wins, per_unit}``; None without two common units."""
-    common = sorted(set(a) & set(b))
-    if len(common) < 2:
+def mean_interval(values: Sequence[float], samples: int = 10000, level: float = 0.95,
+                  seed: int = 0) -> dict[str, Any]:
+    """``{n, mean, lo, hi, sd}``: the mean of ``values`` and its percentile-bootstrap interval. With 3 values the
+    interval is about their range, so it excludes 0 only when all three have the same sign."""
+    if not values:
+        return {"n": 0, "mean": None, "lo": None, "hi": None, "sd": None}
+    lo, hi = bootstrap_interval(list(values), samples, level, seed)
+    return {"n": len(values), "mean": statistics.fmean(values), "lo": lo, "hi": hi,
+            "sd": statistics.stdev(values) if len(values) > 1 else None}
+
+
+def units_needed(iv: dict[str, Any], z: float = 1.96) -> Optional[int]:
+    """About how many units (seeds) an interval that straddles 0 would need to exclude it at the observed effect and
+    spread (normal approximation, (z sd / mean)^2); None when it already excludes 0 or there is no effect to find."""
+    if iv["n"] == 0 or iv["lo"] > 0 or iv["hi"] < 0 or not iv["sd"] or not iv["mean"]:
         return None
-    d = {u: a[u] - b[u] for u in common}
-    lo, hi = bootstrap_interval(list(d.values()), opt.stats.bootstrap, opt.stats.level, opt.stats.seed)
-    return {"mean": statistics.fmean(d.values()), "lo": lo, "hi": hi, "n": len(d),
-            "wins": sum(v > 0 for v in d.values()), "per_unit": d}
+    return math.ceil((z * iv["sd"] / abs(iv["mean"])) ** 2)
+
+
+def differences(a: dict[int, float], b: dict[int, float]) -> dict[int, float]:
+    """``a - b`` on the units (seeds) both have: paired differences."""
+    return {u: a[u] - b[u] for u in sorted(set(a) & set(b))}
+
+
+def paired(a: dict[int, float], b: dict[int, float], opt: StudyOptions) -> Optional[dict[str, Any]]:
+    """``a - b`` over the units both have: ``{mean, lo, hi, n, sd, wins, needed, per_unit}``; None without two common
+    units."""
+    d = differences(a, b)
+    if len(d) < 2:
+        return None
+    iv = mean_interval(list(d.values()), opt.stats.bootstrap, opt.stats.level, opt.stats.seed)
+    return {**iv, "wins": sum(v > 0 for v in d.values()), "needed": units_needed(iv), "per_unit": d}
 
 
 def verdict(a: str, b: str, diff: dict[str, Any], level: float) -> str:
@@ -77,7 +100,8 @@ def verdict(a: str, b: str, diff: dict[str, Any], level: float) -> str:
         return f"{a} beats {b} ({ci})"
     if diff["hi"] < 0:
         return f"{a} is beaten by {b} ({ci})"
-    return f"{a} vs {b}: no difference shown ({ci})"
+    need = f"; about {diff['needed']} units would decide at this effect" if diff.get("needed") else ""
+    return f"{a} vs {b}: no difference shown ({ci}{need})"
 
 
 def _ranks(x: Sequence[float]) -> np.ndarray:
