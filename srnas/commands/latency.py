@@ -181,6 +181,8 @@ def run_derive(args: argparse.Namespace) -> int:
         raise SrnasError(f"{out}: exists; give another --out (nothing is overwritten)")
     if args.max_measure < 1:
         raise SrnasError(f"--max-measure must be >= 1, got {args.max_measure}")
+    if not args.target > 0 or not 0 < args.tolerance < 1:
+        raise SrnasError(f"--target must be > 0 ms and --tolerance in (0, 1), got {args.target} and {args.tolerance}")
     g = Genotype.load(args.genotype)
     measure = None
     if args.measure:
