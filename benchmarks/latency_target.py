@@ -145,7 +145,8 @@ def measure_all(a: argparse.Namespace) -> None:
 
     table = load_checked(REPO / a.table)
     hw = tuple(table.fingerprint["input_hw"])
-    genos = {"reference": Genotype.from_dict(table.extra["reference"]["genotype"], f"{a.table}: reference")}
+    ref, ref_table = table.reference(a.table)
+    genos = {"reference": ref}
     genos.update({n: Genotype.load(net_path(a, n)) for n in ("latency", "flops")})
     genos["latency_argmax"] = Genotype.load(REPO / a.latency_search / "genotype.json")
     genos.update({f"imdn_{s}": imdn(s) for s in a.imdn_shapes})
@@ -154,7 +155,6 @@ def measure_all(a: argparse.Namespace) -> None:
     for _ in range(a.processes):
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             per_process.append(pool.apply(_time, (genos, table.scale, hw, a.repeats, a.sessions)))
-    ref_table = table.extra["reference"]["measured"]["median"]
     out = {}
     for name, g in genos.items():
         raw = [statistics.median(r[name]["sessions_ms"]) for r in per_process]

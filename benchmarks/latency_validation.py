@@ -129,7 +129,7 @@ def main() -> None:
                 continue
             done[json.dumps(r["genotype"]["ops"]) + json.dumps(r["genotype"].get("connections"))] = r
     rows = []
-    ref_g = Genotype.from_dict(table.extra["reference"]["genotype"])
+    ref_g, ref_build_ms = table.reference(str(table_path))
     for i, g in enumerate(sample_genotypes(args.space, args.n, args.seed, scale=args.scale)):
         if i % args.reference_every == 0 and len(refs) <= i // args.reference_every:
             # the noise floor: the same (reference) network re-measured through the run
@@ -165,7 +165,7 @@ def main() -> None:
     m_tab = scores["**table model**: ops timed alone + per-network overhead"]
     load_after = os.getloadavg()
     loads = [r for r in rows if r.get("load_avg")]
-    ref_ms = [r["measured"]["median"] for r in refs] + [table.extra["reference"]["measured"]["median"]]
+    ref_ms = [r["measured"]["median"] for r in refs] + [ref_build_ms]
     noise = {"n": len(ref_ms), "median": statistics.median(ref_ms), "min": min(ref_ms), "max": max(ref_ms),
              "within_10pct_of_median": sum(abs(v / statistics.median(ref_ms) - 1) <= 0.1 for v in ref_ms) / len(ref_ms)}
     fp = table.fingerprint

@@ -4,9 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from srnas.errors import SrnasError
-
 from srnas.commands import add_report_latency, hw, load_from_args, model_args, progress_factory, write_json
+from srnas.errors import SrnasError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -14,7 +14,7 @@ from srnas.archs.space import space_spec
 from srnas.errors import SrnasError
 from srnas.latency.fingerprint import check_fingerprint, fingerprint
 from srnas.latency.parts import Fusion, Head, Tail, block_with, reference_genotype
-from srnas.latency.runtime import OPSET, pinned, time_group, time_module
+from srnas.latency.runtime import OPSET, pinned, time_group
 from srnas.latency.table import LatencyTable
 
 

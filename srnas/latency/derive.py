@@ -165,8 +165,7 @@ def calibrated_timer(table: "LatencyTable", provider: str = "cpu", threads: int 
     table was built over its time now (``median``: calibrated; ``raw_ms``, ``reference_ms``: as timed)."""
     from srnas.latency.build import measure_genotypes
 
-    ref = Genotype.from_dict(table.extra["reference"]["genotype"], "latency table: reference")
-    ref_ms = float(table.extra["reference"]["measured"]["median"])
+    ref, ref_ms = table.reference()
     hw = tuple(table.fingerprint["input_hw"])
 
     def measure(cand: Genotype) -> dict[str, float]:

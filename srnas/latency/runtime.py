@@ -92,11 +92,6 @@ def time_group(pieces: dict[str, tuple[nn.Module, Sequence[torch.Tensor]]], prov
     return time_sessions(runs, warmup, repeats)
 
 
-def time_module(module: nn.Module, inputs: Sequence[torch.Tensor], provider: str = "cpu", threads: int = 1,
-                warmup: int = 2, repeats: int = 10) -> dict[str, float]:
-    """One module of :func:`time_group`."""
-    return time_group({"module": (module, inputs)}, provider, threads, warmup, repeats)["module"]
-
 
 @contextmanager
 def pinned(threads: int, enabled: bool = True) -> Iterator[list[int]]:

@@ -90,6 +90,16 @@ class LatencyTable:
                   for row in g.ops for j, op in enumerate(row))
         return ops + self.fixed_ms(g.connections)
 
+    def reference(self, source: str = "latency table") -> tuple[Genotype, float]:
+        """The network timed whole when the table was built, and its median ms: what calibrates later timings on a
+        machine whose speed drifts (``srnas latency derive --measure``)."""
+        ref = self.extra.get("reference")
+        try:
+            return Genotype.from_dict(ref["genotype"], f"{source}: reference"), float(ref["measured"]["median"])
+        except (TypeError, KeyError, ValueError):
+            raise SrnasError(f"{source}: no reference network (reference.genotype, reference.measured.median); "
+                             "rebuild it with `srnas latency build`") from None
+
     # ---- costs of a supernet (the search penalty) -----------------------------------------------------------------
     def costs_for(self, primitives: Sequence[str], per_block: bool, num_feat: int, num_block: int, space: str,
                   source: str = "latency table") -> tuple[Tensor, float]:
