@@ -142,6 +142,7 @@ def measure_all(a: argparse.Namespace) -> None:
     import os
 
     from srnas.latency.build import load_checked
+    from srnas.latency.derive import calibrate
 
     table = load_checked(REPO / a.table)
     hw = tuple(table.fingerprint["input_hw"])
@@ -158,9 +159,8 @@ def measure_all(a: argparse.Namespace) -> None:
     out = {}
     for name, g in genos.items():
         raw = [statistics.median(r[name]["sessions_ms"]) for r in per_process]
-        # the machine's speed drifts between processes (all networks alike): scale each process by the reference
-        # network's time at the table's build over its time in that process
-        cal = [m * ref_table / statistics.median(r["reference"]["sessions_ms"]) for m, r in zip(raw, per_process)]
+        cal = [calibrate(m, statistics.median(r["reference"]["sessions_ms"]), ref_table)
+               for m, r in zip(raw, per_process)]
         pred = table.predict(g)["total_ms"] if (g.num_feat, g.num_block) == (table.num_feat, table.num_block) else None
         out[name] = {"median_ms": statistics.median(raw), "per_process_ms": raw, "calibrated_ms": statistics.median(cal),
                      "calibrated_per_process_ms": cal, "predicted_ms": pred, "num_feat": g.num_feat,

@@ -99,3 +99,15 @@ def test_skip_init_smoke_writes_json_report_and_skips_finished_runs(tmp_path):
     before = md.read_text()
     (tmp_path / "runs").rename(tmp_path / "gone")  # --from-json needs no run folder
     assert script.main(["--smoke", "--out", str(tmp_path), "--from-json"]).read_text() == before
+
+
+def test_a_longer_scale_runs_and_reports_beside_the_reports():
+    args = C.parse_args("doc", ["--epochs", "48"])
+    assert args.runs.name == "runs_e48" and args.iters == 48 * C.EPOCH_LENGTH and args.epochs == 48
+    assert args.suffix == "_e48" and "repro_control.py --epochs 48" in C.command_line("repro_control_e48", args)
+    default = C.parse_args("doc", [])
+    assert default.runs == C.RUNS and default.suffix == "" and default.iters == C.ITERS
+    control = R.control_result(FAILING, [0, 1, 2], epochs=4)
+    assert "`repro_control_e48.md`" in C.verdict(control, [C.compare("x", SEPARATED, +1)], "repro_control_e48")["text"]
+    with pytest.raises(SystemExit):
+        C.parse_args("doc", ["--epochs", "0"])

@@ -261,3 +261,18 @@ def test_shipped_study_files_validate(name, tmp_path):
             assert g.info["params"] <= space.params_budget and g.num_block == space.num_block
         else:
             assert abs(g.info["params"] / space.params_budget - 1) <= space.params_tolerance
+
+
+def test_readings_follow_the_numbers():
+    from srnas.study.markdown import readings
+
+    sp = {"stability": {"tau": 0.43, "n": 7}, "width_explains": {"n": 14, "num_feat": 0.95, "num_block": -0.53,
+                                                                  "params": 0.48, "macs": 0.23}}
+    tau, shape = readings(sp)
+    assert "does not hold" in tau and "0.43 over 7 runs" in tau
+    assert shape.startswith("At one params budget the width (num_feat) still orders") and "+0.95 over 14" in shape
+    sp = {"stability": {"tau": 0.9, "n": 7}, "width_explains": {"n": 5, "num_feat": 0.1, "num_block": -0.6,
+                                                                 "params": None, "macs": 0.2}}
+    tau, shape = readings(sp)
+    assert "holds at the longer" in tau and shape.startswith("No shape measure") and "0.60, the depth" in shape
+    assert readings({"stability": {"tau": None, "n": 0}, "width_explains": {"n": 2}}) == []

@@ -82,14 +82,21 @@ def parse_args(doc: str, argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true", help=f"tiny check of the scripts: {SMOKE}")
     p.add_argument("--report-only", action="store_true", help="no new searches: the report from the finished runs")
     p.add_argument("--from-json", action="store_true", help="redraw the report and plot from its JSON only")
+    p.add_argument("--epochs", type=int, default=EPOCHS, help=f"search length in epochs of {EPOCH_LENGTH} (default "
+                   f"{EPOCHS}, the scale of every report); another length runs in runs_e<N>/ and writes "
+                   "<report>_e<N>.*: a check of what a longer scale does, beside the reports")
     args = p.parse_args(argv)
+    if args.epochs < 1:
+        p.error("--epochs must be >= 1")
     args.argv = list(argv if argv is not None else sys.argv[1:])
     if args.smoke:
         args.out = args.out or Path(tempfile.mkdtemp(prefix="repro_smoke_"))
     args.out = args.out or REPORTS
-    args.runs = args.runs or (args.out / "runs" if args.smoke else RUNS)
+    args.suffix = "" if args.epochs == EPOCHS or args.smoke else f"_e{args.epochs}"
+    args.runs = args.runs or (args.out / "runs" if args.smoke else RUNS.with_name(RUNS.name + args.suffix))
     args.seeds = args.seeds or (SMOKE["seeds"] if args.smoke else SEEDS)
-    args.iters, args.epoch_length = (SMOKE["iters"], SMOKE["epoch_length"]) if args.smoke else (ITERS, EPOCH_LENGTH)
+    args.iters, args.epoch_length = ((SMOKE["iters"], SMOKE["epoch_length"]) if args.smoke else
+                                     (EPOCH_LENGTH * args.epochs, EPOCH_LENGTH))
     args.epochs = args.iters // args.epoch_length
     args.t0 = time.perf_counter()
     return args
@@ -236,7 +243,8 @@ def comparison_text(c: dict[str, Any]) -> str:
             f"({c['decision']}{need})")
 
 
-def verdict(control: dict[str, Any], comparisons: Sequence[dict[str, Any]]) -> dict[str, str]:
+def verdict(control: dict[str, Any], comparisons: Sequence[dict[str, Any]], control_report: str = "repro_control"
+            ) -> dict[str, str]:
     """The generated verdict: "reproduced" only if the control passed and every comparison's interval supports the
     claim; "not reproduced" only if the control passed and some interval contradicts it; otherwise "inconclusive at
     this scale", with what it would need."""
@@ -244,7 +252,7 @@ def verdict(control: dict[str, Any], comparisons: Sequence[dict[str, Any]]) -> d
     if control["status"] != "pass":
         word = "inconclusive at this scale"
         why = f"the positive control {'is not finished' if control['status'] == 'in progress' else 'failed'}" \
-              f" (`repro_control.md`). Needed: {control['needs']}"
+              f" (`{control_report}.md`). Needed: {control['needs']}"
     elif "contradicts" in decisions:
         word, why = "not reproduced", "an interval over seeds excludes the claimed direction"
     elif decisions and all(d == "supports" for d in decisions):
@@ -267,6 +275,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def command_line(script: str, args: argparse.Namespace) -> str:
     """The command that runs (or resumes) this report's searches: this invocation's, without the redraw flags."""
     argv = [a for a in args.argv if a not in ("--report-only", "--from-json")]
+    script = script.removesuffix(args.suffix) if args.suffix else script
     return " ".join(["OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python", f"experiments/reproductions/{script}.py", *argv])
 
 
@@ -286,7 +295,8 @@ def build_report(script: str, doc_fn: Callable, runs: Sequence[str], args: argpa
 
     data = collect(args, list(dict.fromkeys(["darts", *runs])))
     control = control_result(data["darts"], args.seeds, args.epochs)
-    doc = {"report": script, "command": command_line(script, args), "setup": setup_lines(args),
+    doc = {"report": script, "control_report": "repro_control" + args.suffix, "command": command_line(script, args),
+           "setup": setup_lines(args),
            "control": control, "progress": {"done": sum(len(data[r]) for r in runs),
                                             "total": len(runs) * len(args.seeds)},
            "runs": {r: {str(s): v for s, v in data[r].items()} for r in runs},
@@ -294,7 +304,7 @@ def build_report(script: str, doc_fn: Callable, runs: Sequence[str], args: argpa
                        "seconds": round(sum(v["search_seconds"] for v in data[r].values()), 1)} for r in runs]}
     doc.update(doc_fn(data, control, args))
     if "comparisons" in doc:
-        doc["verdict"] = verdict(control, doc["comparisons"])
+        doc["verdict"] = verdict(control, doc["comparisons"], doc["control_report"])
     doc["stages"].append({"stage": "this invocation (incl. report)", "seconds": round(time.perf_counter() - args.t0,
                                                                                         1)})
     return doc
@@ -311,7 +321,8 @@ def render(doc: dict[str, Any]) -> str:
              "\n".join(f"- {x}" for x in doc["setup"] + doc.get("extra_setup", [])),
              f"Command (resumable, skip-if-done; `--report-only` redraws from the finished runs, `--from-json` from "
              f"`{doc['report']}.json`):\n\n```\n{doc['command']}\n```", f"Wall time per stage: {stages}.",
-             f"Positive control (`repro_control.md`): **{c['status']}** ({c['runs_done']} of {c['runs_total']} DARTS "
+             f"Positive control (`{doc.get('control_report', 'repro_control')}.md`): **{c['status']}** "
+             f"({c['runs_done']} of {c['runs_total']} DARTS "
              f"runs). {c['summary']}.", "## Results", f"![plot]({doc['report']}.png)"]
     for t in doc["tables"]:
         parts += [t["caption"], table(t["header"], t["rows"])]
@@ -354,6 +365,7 @@ def main(argv: Optional[Sequence[str]], script: str, doc_fn: Callable, runs: Seq
          draw: Callable[[dict, Path], None]) -> Path:
     """A report script: run what is missing, write ``<out>/<script>.json`` and draw ``.md`` and ``.png`` from it."""
     args = parse_args(doc_fn.__globals__["__doc__"], argv)
+    script += args.suffix
     path = args.out / f"{script}.json"
     if args.from_json:
         doc = json.loads(path.read_text())

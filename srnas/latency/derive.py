@@ -158,6 +158,12 @@ def constrained_derive(g: Genotype, predict: Callable[[Genotype], float], target
                          cand.connections, scale=cand.scale, primitives=cand.primitives, info=info), record
 
 
+def calibrate(ms: float, reference_now_ms: float, reference_table_ms: float) -> float:
+    """A time measured now, scaled to the machine's speed when the table was built: the machine's speed drifts
+    between processes (all networks alike), so scale by the reference network's time at the build over its time now."""
+    return ms * reference_table_ms / reference_now_ms
+
+
 def calibrated_timer(table: "LatencyTable", provider: str = "cpu", threads: int = 1, warmup: int = 1,
                      repeats: int = 5, pin: bool = True) -> Callable[[Genotype], dict[str, float]]:
     """A ``measure`` for :func:`constrained_derive` on a machine whose speed drifts (a shared VM): each candidate is
@@ -171,7 +177,7 @@ def calibrated_timer(table: "LatencyTable", provider: str = "cpu", threads: int 
     def measure(cand: Genotype) -> dict[str, float]:
         r = measure_genotypes({"cand": cand, "ref": ref}, table.scale, hw, provider, threads, warmup, repeats,
                               pin=pin)
-        return {"median": r["cand"]["median"] * ref_ms / r["ref"]["median"], "raw_ms": r["cand"]["median"],
+        return {"median": calibrate(r["cand"]["median"], r["ref"]["median"], ref_ms), "raw_ms": r["cand"]["median"],
                 "reference_ms": r["ref"]["median"]}
 
     return measure

@@ -113,7 +113,31 @@ def _verdicts(data: dict[str, Any], sp: dict[str, Any]) -> list[str]:
         lines.append(f"Spearman with the primary metric over {we['n']} networks: num_feat {_f(we['num_feat'], '.2f')}, "
                      f"num_block {_f(we['num_block'], '.2f')}, params {_f(we['params'], '.2f')}, Mult-Adds "
                      f"{_f(we['macs'], '.2f')}.")
+    lines += ["", *(f"- {s}" for s in readings(sp))]
     return lines + [""]
+
+
+STRONG = 0.7  # |Spearman| or tau at or above this is read as "orders the networks" / "stable"
+
+
+def readings(sp: dict[str, Any]) -> list[str]:
+    """Generated readings of the rank-stability tau and of the shape correlations (thresholds: ``STRONG``)."""
+    st, we, out = sp["stability"], sp["width_explains"], []
+    if st["tau"] is not None:
+        out.append(f"The ranking at the budget {'holds' if st['tau'] >= STRONG else 'does not hold'} at the longer "
+                   f"budget (Kendall tau {st['tau']:.2f} over {st['n']} runs, {'>=' if st['tau'] >= STRONG else '<'} "
+                   f"{STRONG}).")
+    shapes = {k: we[k] for k in ("num_feat", "num_block", "params", "macs") if we.get(k) is not None}
+    if shapes:
+        k, rho = max(shapes.items(), key=lambda x: abs(x[1]))
+        name = {"num_feat": "the width (num_feat)", "num_block": "the depth (num_block)", "params": "params",
+                "macs": "Mult-Adds"}[k]
+        if abs(rho) >= STRONG:
+            out.append(f"At one params budget {name} still orders the networks (Spearman {rho:+.2f} over {we['n']}): "
+                       "the comparisons rank what shape each genotype's ops leave room for as much as the ops.")
+        else:
+            out.append(f"No shape measure orders the networks (largest |Spearman| {abs(rho):.2f}, {name}, < {STRONG}).")
+    return out
 
 
 def summary(sp: dict[str, Any]) -> str:
