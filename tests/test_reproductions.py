@@ -111,3 +111,11 @@ def test_a_longer_scale_runs_and_reports_beside_the_reports():
     assert "`repro_control_e48.md`" in C.verdict(control, [C.compare("x", SEPARATED, +1)], "repro_control_e48")["text"]
     with pytest.raises(SystemExit):
         C.parse_args("doc", ["--epochs", "0"])
+
+
+def test_one_process_per_run_and_others_share_the_folder(tmp_path):
+    with C.lock(tmp_path, "darts_s0") as first, C.lock(tmp_path, "darts_s0") as second, \
+            C.lock(tmp_path, "darts_s1") as other:
+        assert first and not second and other  # flock is per open file: a second open of the same lock is refused
+    with C.lock(tmp_path, "darts_s0") as again:
+        assert again

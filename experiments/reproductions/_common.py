@@ -29,7 +29,7 @@ import json
 import sys
 import tempfile
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -152,8 +152,12 @@ def ensure_run(args: argparse.Namespace, run: str, seed: int) -> bool:
     if (d / "options.yml").exists() and yaml.safe_load((d / "options.yml").read_text()) != raw:
         raise SrnasError(f"{d}: made with other options than this script's; delete it or use --runs")
     if not (d / "genotype.json").exists() and not args.report_only:
-        print(f"{'resuming' if d.is_dir() else 'running'} {d}", flush=True)
-        run_search(opt, raw, option_file=None, resume=d.is_dir(), progress=sys.stderr.isatty())
+        with lock(args.runs, d.name) as mine:
+            if not mine:
+                print(f"skipped {d}: another process is searching it", flush=True)
+            elif not (d / "genotype.json").exists():  # finished by another process meanwhile
+                print(f"{'resuming' if d.is_dir() else 'running'} {d}", flush=True)
+                run_search(opt, raw, option_file=None, resume=d.is_dir(), progress=sys.stderr.isatty())
     return (d / "genotype.json").exists()
 
 
@@ -188,17 +192,17 @@ def collect(args: argparse.Namespace, runs: Sequence[str]) -> dict[str, dict[int
 
 
 @contextmanager
-def lock(root: Path):
-    """One searching process per run folder: a second invocation fails at once instead of racing the first."""
-    from srnas.errors import SrnasError
-
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as f:
+def lock(runs: Path, name: str):
+    """One process per run (``<runs>/.<name>.lock``): yields False, without waiting, when another process holds it,
+    so that processes with other ``--seeds`` can share a run folder."""
+    runs.mkdir(parents=True, exist_ok=True)
+    with open(runs / f".{name}.lock", "w") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise SrnasError(f"{root}: another reproduction process is running (see {root / '.lock'})") from None
-        yield
+            yield False
+            return
+        yield True
 
 
 # ---- statistics: srnas.study.stats' interval, paired differences and units-needed; the claim test here ----------
@@ -370,8 +374,7 @@ def main(argv: Optional[Sequence[str]], script: str, doc_fn: Callable, runs: Seq
     if args.from_json:
         doc = json.loads(path.read_text())
     else:
-        with (lock(args.runs) if not args.report_only else nullcontext()):
-            doc = build_report(script, doc_fn, runs, args)
+        doc = build_report(script, doc_fn, runs, args)
         args.out.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(doc, indent=1) + "\n")
     draw(doc, args.out / f"{script}.png")
