@@ -266,13 +266,35 @@ def test_shipped_study_files_validate(name, tmp_path):
 def test_readings_follow_the_numbers():
     from srnas.study.markdown import readings
 
-    sp = {"stability": {"tau": 0.43, "n": 7}, "width_explains": {"n": 14, "num_feat": 0.95, "num_block": -0.53,
-                                                                  "params": 0.48, "macs": 0.23}}
+    sp = {"stability": {"tau": 0.43, "n": 7}, "comparisons": [],
+          "width_explains": {"n": 14, "num_feat": 0.95, "num_block": -0.53, "params": 0.48, "macs": 0.23}}
     tau, shape = readings(sp)
     assert "does not hold" in tau and "0.43 over 7 runs" in tau
     assert shape.startswith("At one params budget the width (num_feat) still orders") and "+0.95 over 14" in shape
-    sp = {"stability": {"tau": 0.9, "n": 7}, "width_explains": {"n": 5, "num_feat": 0.1, "num_block": -0.6,
-                                                                 "params": None, "macs": 0.2}}
+    sp = {"stability": {"tau": 0.9, "n": 7}, "comparisons": [],
+          "width_explains": {"n": 5, "num_feat": 0.1, "num_block": -0.6, "params": None, "macs": 0.2}}
     tau, shape = readings(sp)
     assert "holds at the longer" in tau and shape.startswith("No shape measure") and "0.60, the depth" in shape
-    assert readings({"stability": {"tau": None, "n": 0}, "width_explains": {"n": 2}}) == []
+    assert readings({"stability": {"tau": None, "n": 0}, "width_explains": {"n": 2}, "comparisons": []}) == []
+    # a decided verdict whose winner is passed by its loser at the longer budget is flagged; an undecided one is not
+    swap = {"ahead": "RS s0 (unit 0)", "ahead_group": "random search", "passed_by": "IMDN (unit 0)",
+            "passer_group": "IMDN"}
+    comps = [{"method": "random search", "baseline": "IMDN", "beats": True, "beaten": False,
+              "sentence": "random search beats IMDN (+0.117 dB, ...)"},
+             {"method": "DARTS", "baseline": "IMDN", "beats": False, "beaten": True, "sentence": "x"},
+             {"method": "SA", "baseline": "random search", "beats": False, "beaten": False, "sentence": "y"}]
+    out = readings({"stability": {"tau": 0.81, "n": 7, "swaps": [swap]}, "width_explains": {"n": 2},
+                    "comparisons": comps})
+    assert out[1] == "Pairs whose order flips at the longer budget: IMDN (unit 0) passes RS s0 (unit 0)."
+    assert len(out) == 3 and out[2].startswith("The verdict 'random search beats IMDN' (at the budget) reverses for RS")
+
+
+def test_stability_lists_the_pairs_that_swap():
+    from srnas.study.stats import stability
+
+    def row(label, group, short, long):
+        return {"label": label, "group": group, "units": {0: {"ok": True, "primary": short, "long_primary": long}}}
+
+    st = stability([row("a", "A", 3.0, 5.0), row("b", "B", 2.0, 6.0), row("c", "C", 1.0, 1.5)])
+    assert st["n"] == 3 and st["tau"] == pytest.approx(1 / 3)  # 2 concordant, 1 discordant pair
+    assert st["swaps"] == [{"ahead": "a (unit 0)", "ahead_group": "A", "passed_by": "b (unit 0)", "passer_group": "B"}]

@@ -127,6 +127,19 @@ def readings(sp: dict[str, Any]) -> list[str]:
         out.append(f"The ranking at the budget {'holds' if st['tau'] >= STRONG else 'does not hold'} at the longer "
                    f"budget (Kendall tau {st['tau']:.2f} over {st['n']} runs, {'>=' if st['tau'] >= STRONG else '<'} "
                    f"{STRONG}).")
+        swaps = st.get("swaps", [])
+        if swaps:
+            out.append("Pairs whose order flips at the longer budget: " + "; ".join(
+                f"{s['passed_by']} passes {s['ahead']}" for s in swaps) + ".")
+        for c in sp["comparisons"]:
+            if not (c["beats"] or c["beaten"]):
+                continue
+            winner, loser = (c["method"], c["baseline"]) if c["beats"] else (c["baseline"], c["method"])
+            for s in swaps:  # the verdict's winner was ahead in this unit at the budget, and is passed when longer
+                if (s["ahead_group"], s["passer_group"]) == (winner, loser):
+                    out.append(f"The verdict '{c['sentence'].split(' (')[0]}' (at the budget) reverses for "
+                               f"{s['ahead']} at the longer budget ({s['passed_by']} passes it): it may not hold for "
+                               "networks trained longer.")
     shapes = {k: we[k] for k in ("num_feat", "num_block", "params", "macs") if we.get(k) is not None}
     if shapes:
         k, rho = max(shapes.items(), key=lambda x: abs(x[1]))

@@ -261,10 +261,15 @@ def comparisons(rows: list[dict], opt: StudyOptions) -> list[dict[str, Any]]:
 
 def stability(rows: list[dict]) -> dict[str, Any]:
     """Kendall tau between the ranking at the budget and at ``factor`` times it, over the runs that have both."""
-    pairs = [(f"{r['label']} (unit {unit})", u["primary"], u["long_primary"]) for r in rows
+    pairs = [(f"{r['label']} (unit {unit})", u["primary"], u["long_primary"], r["group"]) for r in rows
              for unit, u in r["units"].items() if u["ok"] and u["long_primary"] is not None]
-    return {"n": len(pairs), "tau": kendall_tau([p[1] for p in pairs], [p[2] for p in pairs]),
-            "runs": [{"run": p[0], "primary": p[1], "long_primary": p[2]} for p in pairs]}
+    runs = [{"run": p[0], "primary": p[1], "long_primary": p[2], "group": p[3]} for p in pairs]
+    # the discordant pairs: (passed, passer), the one ahead at the budget first
+    swaps = [(a, b) if a["primary"] > b["primary"] else (b, a) for i, a in enumerate(runs) for b in runs[i + 1:]
+             if (a["primary"] - b["primary"]) * (a["long_primary"] - b["long_primary"]) < 0]
+    return {"n": len(pairs), "tau": kendall_tau([p[1] for p in pairs], [p[2] for p in pairs]), "runs": runs,
+            "swaps": [{"ahead": a["run"], "ahead_group": a["group"], "passed_by": b["run"], "passer_group": b["group"]}
+                      for a, b in swaps]}
 
 
 def width_explains(rows: list[dict]) -> dict[str, Optional[float]]:
