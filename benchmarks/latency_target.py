@@ -183,7 +183,7 @@ def train_all(a: argparse.Namespace) -> None:
     from srnas.study.plan import resolve_sets, train_options
     from srnas.study.report import machine
     from srnas.study.run import bench_images, bench_run, bicubic_psnr
-    from srnas.study.stats import attempts, failure, primary_sets
+    from srnas.study.stats import attempts, failure, primary_sets, report_psnr
     from srnas.train.loop import run_train
     from srnas.utils.device import select_device
     from srnas.utils.stages import CallRecord, run_stage
@@ -210,8 +210,8 @@ def train_all(a: argparse.Namespace) -> None:
                 run_stage(record, f"train/{run}", exp / "results.json", train, exp=exp)
                 run_stage(record, f"bench/{run}", (exp / "report.json").exists(),
                           lambda resume, exp=exp: bench_run(opt, exp, sets, images, device))
-                psnr = {k: v["psnr"] for k, v in json.loads((exp / "report.json").read_text())["results"].items()}
-                if failure(psnr, bicubic, primary, opt.stats.fail_margin) is None:
+                if failure(report_psnr(json.loads((exp / "report.json").read_text())), bicubic, primary,
+                           opt.stats.fail_margin) is None:
                     break
     record.save(finished=True, ended=True)
 
@@ -226,12 +226,13 @@ class SimpleArch:
 # ---- report -----------------------------------------------------------------------------------------------------
 def collect(a: argparse.Namespace) -> dict:
     from srnas.config.study import load_study_options
-    from srnas.study.stats import attempts, failure, paired, primary_sets, primary_value, verdict
+    from srnas.study.stats import paired, primary_sets, unit_attempts, verdict
 
     opt, _ = load_study_options(PROTOCOL)
     lat = json.loads((a.out / "latency.json").read_text())
     bicubic = json.loads((a.out / "bicubic.json").read_text()) if (a.out / "bicubic.json").exists() else {}
     bicubic = {k: v["psnr"] for k, v in bicubic.items()}
+    primary = primary_sets(opt, list(opt.bench.datasets))  # train_all benchmarks every set (it stops if one is missing)
     rows, values = [], {}
     for name in [*TRAINED, "latency_argmax"]:
         g = Genotype.load(net_path(a, name) if name != "latency_argmax" else
@@ -239,16 +240,11 @@ def collect(a: argparse.Namespace) -> dict:
         m = lat["networks"][name if name != "imdn" else f"imdn_{lat['imdn_shape']}"]
         units, cost = {}, {}
         for seed in a.seeds if name in TRAINED else []:
-            for run, _ in attempts(SimpleArch(name, a.seeds), seed, opt.stats.retries):
-                rep = a.out / "runs" / run / "report.json"
-                if not rep.exists():
-                    break
-                r = json.loads(rep.read_text())
-                psnr = {k: v["psnr"] for k, v in r["results"].items()}
-                cost = {"params": r["params"], "macs": r["macs"]}
-                if failure(psnr, bicubic, primary_sets(opt, list(psnr)), opt.stats.fail_margin) is None:
-                    units[seed] = {"run": run, "psnr": psnr, "primary": primary_value(psnr, primary_sets(opt, psnr))}
-                    break
+            tried = list(unit_attempts(opt, a.out / "runs", SimpleArch(name, a.seeds), seed, bicubic, primary))
+            if tried:
+                cost = {"params": tried[-1]["params"], "macs": tried[-1]["macs"]}
+            if tried and tried[-1]["failed"] is None:
+                units[seed] = {k: tried[-1][k] for k in ("run", "psnr", "primary")}
         values[name] = {u: v["primary"] for u, v in units.items()}
         deriv = g.info.get("constrained_derivation") or {}
         rows.append({"name": name, "label": LABELS[name], "ops": list(g.ops[0]), "num_feat": g.num_feat,

@@ -326,8 +326,8 @@ def render(doc: dict[str, Any]) -> str:
              f"Command (resumable, skip-if-done; `--report-only` redraws from the finished runs, `--from-json` from "
              f"`{doc['report']}.json`):\n\n```\n{doc['command']}\n```", f"Wall time per stage: {stages}.",
              f"Positive control (`{doc.get('control_report', 'repro_control')}.md`): **{c['status']}** "
-             f"({c['runs_done']} of {c['runs_total']} DARTS "
-             f"runs). {c['summary']}.", "## Results", f"![plot]({doc['report']}.png)"]
+             f"({c['runs_done']} of {c['runs_total']} DARTS runs). {c['summary']}.", "## Results",
+             f"![plot]({doc['report']}.png)"]
     for t in doc["tables"]:
         parts += [t["caption"], table(t["header"], t["rows"])]
     if "verdict" in doc:

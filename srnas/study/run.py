@@ -14,7 +14,7 @@ from srnas.archs.genotype import Genotype
 from srnas.config.study import StudyOptions
 from srnas.errors import SrnasError
 from srnas.study.plan import Arch, baseline_genotypes, fitted, plan, resolve_sets, search_options, train_options
-from srnas.study.stats import attempts, failure, primary_sets
+from srnas.study.stats import attempts, failure, primary_sets, report_psnr, unit_success
 from srnas.study.report import machine, write_study_report
 from srnas.utils.files import atomic_write_text
 from srnas.utils.stages import CallRecord, run_stage
@@ -209,7 +209,7 @@ def _run(opt: StudyOptions, a: Arch, seed: int, root: Path, record: CallRecord, 
     primary = primary_sets(opt, list(sets))
     for attempt, (run, s) in enumerate(attempts(a, seed, opt.stats.retries)):
         report = _train_bench(opt, a, run, s, "runs", [], root, record, progress, sets, images, device)
-        why = failure({k: v["psnr"] for k, v in report["results"].items()}, bicubic, primary, opt.stats.fail_margin)
+        why = failure(report_psnr(report), bicubic, primary, opt.stats.fail_margin)
         if why is None:
             return
         log.warning("study: %s failed (%s)%s", run, why, "; retrying with another seed"
@@ -221,19 +221,13 @@ def _long_run(opt: StudyOptions, a: Arch, seed: int, root: Path, record: CallRec
     """The rank-stability run: the seed's successful attempt again, ``stability.factor`` times longer."""
     from srnas.config.train import TrainOptions
 
-    primary = primary_sets(opt, list(sets))
-    for run, s in attempts(a, seed, opt.stats.retries):
-        rep = root / "runs" / run / "report.json"
-        if not rep.exists():
-            return
-        psnr = {k: v["psnr"] for k, v in json.loads(rep.read_text())["results"].items()}
-        if failure(psnr, bicubic, primary, opt.stats.fail_margin) is None:
-            base = train_options(opt, a.space, run, s, None, root)[0]
-            assert isinstance(base, TrainOptions)
-            iters = base.train.total_iter * opt.stability.factor
-            _train_bench(opt, a, run, s, "runs_long", [f"train.total_iter={iters}"], root, record, progress, sets,
-                         images, device)
-            return
+    ok = unit_success(opt, root / "runs", a, seed, bicubic, primary_sets(opt, list(sets)))
+    if ok is not None:
+        base = train_options(opt, a.space, ok["run"], ok["seed"], None, root)[0]
+        assert isinstance(base, TrainOptions)
+        iters = base.train.total_iter * opt.stability.factor
+        _train_bench(opt, a, ok["run"], ok["seed"], "runs_long", [f"train.total_iter={iters}"], root, record,
+                     progress, sets, images, device)
 
 
 def run_study(opt: StudyOptions, raw: dict, option_file: Optional[str] = None, command: Optional[str] = None,

@@ -12,7 +12,7 @@ import json
 import math
 import statistics
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -151,34 +151,51 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> Optional[float]:
     return (conc - disc) / denom if denom else None
 
 
+def report_psnr(report: dict) -> dict[str, float]:
+    """``{set: PSNR}`` of a run's ``report.json`` content."""
+    return {k: v["psnr"] for k, v in report["results"].items()}
+
+
 def _report(exp: Path) -> Optional[dict]:
     if not (exp / "report.json").exists():
         return None
     rep = json.loads((exp / "report.json").read_text())
     res = json.loads((exp / "results.json").read_text()) if (exp / "results.json").exists() else {}
     return {"params": rep["params"], "macs": rep["macs"], "train_seconds": res.get("seconds"),
-            "iterations": res.get("iterations"), "psnr": {k: v["psnr"] for k, v in rep["results"].items()}}
+            "iterations": res.get("iterations"), "psnr": report_psnr(rep)}
+
+
+def unit_attempts(opt: StudyOptions, runs: Path, a: Arch, unit: int, bicubic: dict[str, float],
+                  primary: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """The benchmarked attempts of ``a``'s unit ``unit`` under ``runs``, in order, up to the first successful one:
+    params, macs, seconds, PSNR per set, ``run``, ``seed``, ``primary`` and ``failed`` (the reason, or None)."""
+    for run, seed in attempts(a, unit, opt.stats.retries):
+        r = _report(runs / run)
+        if r is None:
+            return
+        r.update(run=run, seed=seed, primary=primary_value(r["psnr"], primary),
+                 failed=failure(r["psnr"], bicubic, primary, opt.stats.fail_margin))
+        yield r
+        if r["failed"] is None:
+            return
+
+
+def unit_success(opt: StudyOptions, runs: Path, a: Arch, unit: int, bicubic: dict[str, float],
+                 primary: Sequence[str]) -> Optional[dict[str, Any]]:
+    """The successful attempt of ``a``'s unit ``unit`` (:func:`unit_attempts`), or None."""
+    return next((r for r in unit_attempts(opt, runs, a, unit, bicubic, primary) if r["failed"] is None), None)
 
 
 def load_runs(opt: StudyOptions, root: Path, archs: list[Arch], bicubic: dict[str, float],
               primary: Sequence[str]) -> None:
     """Fill each ``arch.runs[unit]`` with ``{attempts: [...], ok: the first successful attempt or None, long: its
-    rank-stability run or None}``; each attempt: params, macs, seconds, PSNR per set, primary, failure reason."""
+    rank-stability run or None}``; each attempt as :func:`unit_attempts` gives it."""
     for a in archs:
         for unit in a.seeds:
-            tried, ok = [], None
-            for run, seed in attempts(a, unit, opt.stats.retries):
-                r = _report(root / "runs" / run)
-                if r is None:
-                    break
-                r.update(run=run, seed=seed, primary=primary_value(r["psnr"], primary),
-                         failed=failure(r["psnr"], bicubic, primary, opt.stats.fail_margin))
-                tried.append(r)
-                if r["failed"] is None:
-                    ok = r
-                    break
+            tried = list(unit_attempts(opt, root / "runs", a, unit, bicubic, primary))
             if not tried:
                 continue
+            ok = tried[-1] if tried[-1]["failed"] is None else None
             long = _report(root / "runs_long" / ok["run"]) if ok else None
             if long:
                 long["primary"] = primary_value(long["psnr"], primary)
@@ -261,13 +278,14 @@ def comparisons(rows: list[dict], opt: StudyOptions) -> list[dict[str, Any]]:
 
 def stability(rows: list[dict]) -> dict[str, Any]:
     """Kendall tau between the ranking at the budget and at ``factor`` times it, over the runs that have both."""
-    pairs = [(f"{r['label']} (unit {unit})", u["primary"], u["long_primary"], r["group"]) for r in rows
-             for unit, u in r["units"].items() if u["ok"] and u["long_primary"] is not None]
-    runs = [{"run": p[0], "primary": p[1], "long_primary": p[2], "group": p[3]} for p in pairs]
+    runs = [{"run": f"{r['label']} (unit {unit})", "primary": u["primary"], "long_primary": u["long_primary"],
+             "group": r["group"]} for r in rows for unit, u in r["units"].items()
+            if u["ok"] and u["long_primary"] is not None]
     # the discordant pairs: (passed, passer), the one ahead at the budget first
     swaps = [(a, b) if a["primary"] > b["primary"] else (b, a) for i, a in enumerate(runs) for b in runs[i + 1:]
              if (a["primary"] - b["primary"]) * (a["long_primary"] - b["long_primary"]) < 0]
-    return {"n": len(pairs), "tau": kendall_tau([p[1] for p in pairs], [p[2] for p in pairs]), "runs": runs,
+    return {"n": len(runs), "tau": kendall_tau([r["primary"] for r in runs], [r["long_primary"] for r in runs]),
+            "runs": runs,
             "swaps": [{"ahead": a["run"], "ahead_group": a["group"], "passed_by": b["run"], "passer_group": b["group"]}
                       for a, b in swaps]}
 
